@@ -1,0 +1,81 @@
+# guest: `make` builds build/guest; `make check` runs the tests (see README).
+CC ?= gcc
+CLANG ?= clang
+CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                 -Wno-missing-field-initializers -pthread -Isrc -MMD -MP
+CFLAGS ?= -O2 -g
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+# Everything but main.c goes in a library the tests link against.
+LIB_SOURCES := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+MAIN_SOURCE := src/main.c
+
+BUILD := build
+OBJ := $(BUILD)/obj
+ASAN_OBJ := $(BUILD)/asan-obj
+
+lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
+
+.PHONY: all check unit fuzz integration clean
+all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed
+
+$(OBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(ASAN_OBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-ASAN $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) -o $@
+
+# The build the tests run: same code under AddressSanitizer and UBSan.
+$(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) -o $@
+
+# Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
+$(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) -o $@
+
+# Unit tests: one program per tests/unit/*.c, linked with the sanitized library.
+UNIT_SOURCES := $(wildcard tests/unit/test_*.c)
+UNIT_PROGRAMS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SOURCES))
+
+$(BUILD)/unit/%: tests/unit/%.c $(call lib_objects,$(ASAN_OBJ))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka -o $@
+
+unit: $(UNIT_PROGRAMS)
+	@set -e; for test in $(UNIT_PROGRAMS); do echo "== $$test"; $$test; done
+
+# Fuzz harnesses (clang libFuzzer); `make fuzz` gives each a short run.
+FUZZ_SOURCES := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_PROGRAMS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SOURCES))
+FUZZ_SECONDS ?= 20
+FUZZ_LIB_SOURCES := $(LIB_SOURCES)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc -pthread \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) -o $@
+
+fuzz: $(FUZZ_PROGRAMS)
+	@set -e; for harness in $(FUZZ_PROGRAMS); do \
+	    name=$$(basename $$harness); corpus=$(BUILD)/fuzz/corpus-$$name; mkdir -p $$corpus; \
+	    echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	    $$harness -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus \
+	        tests/fuzz/seeds/$${name#fuzz_} 2>&1 | tail -n 3; \
+	done
+
+# Integration tests boot real guests on real KVM (directly or in the nested test host).
+integration: all
+	tests/run-integration
+
+check: unit fuzz integration
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+/* What every kernel loader gets and produces: the files and settings to load,
+ * and the CPU state to start the boot vCPU in. */
+#ifndef GUEST_BOOT_BOOT_H
+#define GUEST_BOOT_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "memory.h"
+
+struct boot_file {
+    const char *path; /* for messages */
+    const uint8_t *data;
+    size_t size;
+};
+
+struct boot_config {
+    struct boot_file kernel;
+    struct boot_file initrd; /* data == NULL when there is none */
+    const char *cmdline;     /* final command line, as the guest will see it */
+    uint64_t rsdp_address;   /* guest-physical ACPI RSDP */
+};
+
+enum boot_cpu_mode {
+    BOOT_CPU_MODE_LONG_64,     /* 64-bit, paging on, identity page tables */
+    BOOT_CPU_MODE_PROTECTED_32 /* 32-bit flat protected mode, paging off */
+};
+
+struct boot_entry {
+    enum boot_cpu_mode mode;
+    uint64_t instruction_pointer;
+    uint64_t rsi;
+    uint64_t rbx;
+};
+
+/* Chooses where an initrd of initrd_size bytes goes: as high as possible
+ * below limit (exclusive) and the end of low RAM, page aligned, and at or
+ * above lowest.  Returns 0 with *address set, or -1 with error set. */
+int boot_place_initrd(const struct guest_memory *memory, uint64_t lowest, uint64_t limit,
+                      uint64_t initrd_size, const char *initrd_path, uint64_t *address,
+                      struct error *error);
+
+/* Copies bytes into guest memory through the checked path. */
+int boot_copy_to_guest(const struct guest_memory *memory, uint64_t guest_address,
+                       const void *bytes, size_t length, const char *what, struct error *error);
+
+#endif

@@ -1,0 +1,47 @@
+/* A 16550A UART (COM1: port 0x3f8, IRQ 4) with FIFOs and interrupts. Output
+ * goes to a file descriptor; input is pushed in by the console. */
+#ifndef GUEST_DEVICES_UART_H
+#define GUEST_DEVICES_UART_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UART_COM1_PORT 0x3f8
+#define UART_COM1_IRQ 4
+#define UART_PORT_COUNT 8
+#define UART_INPUT_CAPACITY 4096
+
+struct uart {
+    pthread_mutex_t lock;
+    /* Raises or lowers the interrupt line; called with the lock held. */
+    void (*set_irq)(void *opaque, int level);
+    void *irq_opaque;
+    /* Called (without the lock) when input room opens up after being full. */
+    void (*input_room)(void *opaque);
+    void *input_room_opaque;
+    int output_fd;
+
+    uint8_t ier, iir_fifo_bits, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
+    bool thr_interrupt_pending;
+    int irq_level;
+    bool input_was_full;
+
+    uint8_t input[UART_INPUT_CAPACITY];
+    size_t input_head, input_count;
+};
+
+void uart_init(struct uart *uart, int output_fd, void (*set_irq)(void *, int), void *irq_opaque);
+
+/* Port accesses at offset 0..7 from the base. */
+void uart_port_read(void *uart, uint64_t offset, void *data, unsigned length);
+void uart_port_write(void *uart, uint64_t offset, const void *data, unsigned length);
+
+/* Bytes of input the UART can take now. */
+size_t uart_input_room(struct uart *uart);
+
+/* Queues received bytes (at most the room; returns how many were taken). */
+size_t uart_receive(struct uart *uart, const uint8_t *bytes, size_t count);
+
+#endif

@@ -1,0 +1,14 @@
+/* How the VMM's exit status reports the guest's end (documented in README). */
+#ifndef GUEST_EXIT_STATUS_H
+#define GUEST_EXIT_STATUS_H
+
+enum guest_exit_status {
+    GUEST_EXIT_POWEROFF = 0, /* the guest powered off */
+    GUEST_EXIT_ERROR = 1,    /* bad option or file, or the VMM could not run the VM */
+    GUEST_EXIT_REBOOT = 3,   /* the guest rebooted (reset register, 8042, triple fault) */
+    GUEST_EXIT_CRASH = 4,    /* KVM could not run the guest (internal error, failed entry) */
+    GUEST_EXIT_QUIT = 5,     /* the user quit with the escape keys (Ctrl-A x) */
+    /* 128 + N: ended by signal N (SIGTERM, SIGINT, SIGHUP) */
+};
+
+#endif

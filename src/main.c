@@ -1,0 +1,166 @@
+/* guest: command line -> a VM description -> run.  Every check of the
+ * user's options and files happens here, before any guest code runs, and
+ * each failure is one line on stderr: "guest: WHAT: what is wrong". */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/linux.h"
+#include "boot/pvh.h"
+#include "exit_status.h"
+#include "machine.h"
+#include "options.h"
+#include "x86/acpi.h"
+
+#ifndef GUEST_VERSION
+#define GUEST_VERSION "0.1.0"
+#endif
+
+static int fail(const char *message)
+{
+    fprintf(stderr, "guest: %s\n", message);
+    return GUEST_EXIT_ERROR;
+}
+
+/* Maps a whole file read-only; files are checked to be regular and non-empty. */
+static int map_file(const char *path, const char *role, struct boot_file *file,
+                    struct error *error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(error, "%s: %s", path, strerror(errno));
+    struct stat status;
+    if (fstat(fd, &status) < 0) {
+        close(fd);
+        return error_set(error, "%s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(status.st_mode)) {
+        close(fd);
+        return error_set(error, "%s: not a regular file (a %s must be a file)", path, role);
+    }
+    if (status.st_size == 0) {
+        close(fd);
+        return error_set(error, "%s: empty file (a %s cannot be empty)", path, role);
+    }
+    void *data = mmap(NULL, (size_t)status.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int saved = errno;
+    close(fd);
+    if (data == MAP_FAILED)
+        return error_set(error, "%s: %s", path, strerror(saved));
+    *file = (struct boot_file){path, data, (size_t)status.st_size};
+    return 0;
+}
+
+enum kernel_kind { KERNEL_BZIMAGE, KERNEL_PVH_ELF };
+
+struct kernel {
+    enum kernel_kind kind;
+    struct bzimage_info bzimage;
+    struct pvh_info pvh;
+};
+
+static int kernel_inspect(const struct boot_file *file, struct kernel *kernel, struct error *error)
+{
+    struct error detail;
+    if (bzimage_is_bzimage(file->data, file->size)) {
+        kernel->kind = KERNEL_BZIMAGE;
+        if (bzimage_parse(file->data, file->size, &kernel->bzimage, &detail))
+            return error_set(error, "%s: %s", file->path, detail.message);
+        return 0;
+    }
+    if (elf_is_elf(file->data, file->size)) {
+        kernel->kind = KERNEL_PVH_ELF;
+        if (pvh_parse(file->data, file->size, &kernel->pvh, &detail))
+            return error_set(error, "%s: %s", file->path, detail.message);
+        return 0;
+    }
+    return error_set(error, "%s: not a kernel guest can boot (neither a Linux bzImage nor an "
+                            "ELF vmlinux with a PVH note)",
+                     file->path);
+}
+
+int main(int argc, char **argv)
+{
+    struct options options;
+    struct error error = {{0}};
+    if (options_parse(argc, argv, &options, &error)) {
+        fprintf(stderr, "guest: %s\nTry 'guest --help'.\n", error.message);
+        return GUEST_EXIT_ERROR;
+    }
+    if (options.show_help) {
+        options_print_help("guest");
+        return 0;
+    }
+    if (options.show_version) {
+        printf("guest %s\n", GUEST_VERSION);
+        return 0;
+    }
+
+    struct boot_config config = {0};
+    struct kernel kernel;
+    if (map_file(options.kernel_path, "kernel", &config.kernel, &error) ||
+        kernel_inspect(&config.kernel, &kernel, &error))
+        return fail(error.message);
+    if (options.initrd_path && map_file(options.initrd_path, "ramdisk", &config.initrd, &error))
+        return fail(error.message);
+
+    static char cmdline[OPTIONS_MAX_CMDLINE + 256];
+    if (linux_compose_cmdline(options.cmdline_given ? options.cmdline : NULL, cmdline,
+                              sizeof(cmdline)))
+        return fail("-c: command line too long");
+    config.cmdline = cmdline;
+
+    int kvm_fd;
+    if (vm_open_kvm(&kvm_fd, &error))
+        return fail(error.message);
+    int max_cpus = vm_max_cpus(kvm_fd);
+    if (max_cpus > ACPI_MAX_CPUS)
+        max_cpus = ACPI_MAX_CPUS;
+    if (options.cpu_count > max_cpus) {
+        snprintf(error.message, sizeof(error.message),
+                 "--cpus %d: more than the %d vCPUs KVM allows here", options.cpu_count, max_cpus);
+        return fail(error.message);
+    }
+
+    /* Terminating signals are taken by the main thread through a signalfd;
+     * block them before any thread starts so every thread inherits that. */
+    sigset_t terminating;
+    sigemptyset(&terminating);
+    sigaddset(&terminating, SIGINT);
+    sigaddset(&terminating, SIGTERM);
+    sigaddset(&terminating, SIGHUP);
+    sigaddset(&terminating, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &terminating, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct machine machine;
+    if (machine_create(&machine, kvm_fd, options.memory_size, options.cpu_count, &error))
+        return fail(error.message);
+    config.rsdp_address = machine.rsdp_address;
+
+    struct boot_entry entry;
+    int loaded = kernel.kind == KERNEL_BZIMAGE
+                     ? bzimage_load(&kernel.bzimage, &config, &machine.vm.memory, &entry, &error)
+                     : pvh_load(&kernel.pvh, &config, &machine.vm.memory, &entry, &error);
+    if (loaded)
+        return fail(error.message);
+    /* The files are in guest memory now; drop our mappings of them. */
+    munmap((void *)config.kernel.data, config.kernel.size);
+    if (config.initrd.data)
+        munmap((void *)config.initrd.data, config.initrd.size);
+
+    int status = machine_run(&machine, &entry, &error);
+    if (status < 0) {
+        fail(error.message);
+        status = GUEST_EXIT_ERROR;
+    }
+    machine_destroy(&machine);
+    close(kvm_fd);
+    return status;
+}

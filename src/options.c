@@ -1,0 +1,161 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPTION_MEMORY = 256, OPTION_CPUS, OPTION_VERSION };
+
+static const struct option long_options[] = {
+    {"ramdisk", required_argument, NULL, 'r'}, {"initrd", required_argument, NULL, 'r'},
+    {"cmdline", required_argument, NULL, 'c'}, {"memory", required_argument, NULL, OPTION_MEMORY},
+    {"cpus", required_argument, NULL, OPTION_CPUS}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPTION_VERSION}, {NULL, 0, NULL, 0},
+};
+
+int options_parse_size(const char *text, uint64_t *bytes)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || end == text)
+        return -1;
+    unsigned shift;
+    switch (toupper((unsigned char)*end)) {
+    case '\0': shift = 20; break;
+    case 'B': shift = 0; break;
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: return -1;
+    }
+    if (*end) {
+        end++;
+        if (shift && (*end == 'i' || *end == 'I'))
+            end++;
+        if (shift && (*end == 'B' || *end == 'b'))
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (value > (UINT64_MAX >> shift))
+        return -1;
+    *bytes = (uint64_t)value << shift;
+    return 0;
+}
+
+static int options_parse_count(const char *text, int *count)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (errno || *end || value > 1 << 16)
+        return -1;
+    *count = (int)value;
+    return 0;
+}
+
+static int options_append_cmdline(struct options *options, const char *text, struct error *error)
+{
+    size_t used = strlen(options->cmdline);
+    size_t needed = used + (used ? 1 : 0) + strlen(text) + 1;
+    if (needed > sizeof(options->cmdline))
+        return error_set(error, "-c: command line longer than %d bytes", OPTIONS_MAX_CMDLINE - 1);
+    if (used)
+        options->cmdline[used++] = ' ';
+    strcpy(options->cmdline + used, text);
+    options->cmdline_given = true;
+    return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *options, struct error *error)
+{
+    memset(options, 0, sizeof(*options));
+    options->memory_size = OPTIONS_DEFAULT_MEMORY;
+    options->cpu_count = 1;
+
+    opterr = 0;
+    optind = 0; /* full reset, so tests may parse repeatedly */
+    int option;
+    while ((option = getopt_long(argc, argv, ":r:c:h", long_options, NULL)) != -1) {
+        switch (option) {
+        case 'r':
+            options->initrd_path = optarg;
+            break;
+        case 'c':
+            if (options_append_cmdline(options, optarg, error))
+                return -1;
+            break;
+        case OPTION_MEMORY:
+            if (options_parse_size(optarg, &options->memory_size))
+                return error_set(error, "--memory %s: not a size (try 512M or 2G)", optarg);
+            if (options->memory_size < OPTIONS_MIN_MEMORY)
+                return error_set(error, "--memory %s: less than the minimum of %llu MiB", optarg,
+                                 OPTIONS_MIN_MEMORY >> 20);
+            if (options->memory_size > OPTIONS_MAX_MEMORY)
+                return error_set(error, "--memory %s: more than the maximum of %llu GiB", optarg,
+                                 OPTIONS_MAX_MEMORY >> 30);
+            if (options->memory_size & 0xfff)
+                return error_set(error, "--memory %s: not a whole number of 4 KiB pages", optarg);
+            break;
+        case OPTION_CPUS:
+            if (options_parse_count(optarg, &options->cpu_count))
+                return error_set(error, "--cpus %s: not a number", optarg);
+            if (options->cpu_count < 1)
+                return error_set(error, "--cpus %s: a VM needs at least one vCPU", optarg);
+            break;
+        case 'h':
+            options->show_help = true;
+            return 0;
+        case OPTION_VERSION:
+            options->show_version = true;
+            return 0;
+        case ':':
+            if (optopt)
+                return error_set(error, "-%c: needs an argument", optopt);
+            return error_set(error, "%s: needs an argument", argv[optind - 1]);
+        default:
+            if (optopt)
+                return error_set(error, "-%c: unknown option", optopt);
+            return error_set(error, "%s: unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return error_set(error, "no kernel given (usage: guest [OPTIONS] KERNEL)");
+    if (argc - optind > 1)
+        return error_set(error, "%s: unexpected argument after the kernel %s", argv[optind + 1],
+                         argv[optind]);
+    options->kernel_path = argv[optind];
+    return 0;
+}
+
+void options_print_help(const char *program)
+{
+    printf("Usage: %s [OPTIONS] KERNEL\n"
+           "Boot KERNEL (a Linux bzImage, or a vmlinux ELF with a PVH note) in a KVM virtual\n"
+           "machine with its serial console on this terminal.\n"
+           "\n"
+           "  -r, --ramdisk FILE  initial RAM disk (Linux initrd)\n"
+           "  -c, --cmdline TEXT  kernel command line, after the defaults (console=ttyS0,115200\n"
+           "                      io_delay=none panic=-1); a console= of yours replaces ours;\n"
+           "                      repeat -c to add more\n"
+           "      --memory SIZE   guest memory, e.g. 512M or 2G (default 1G; a bare number is MiB)\n"
+           "      --cpus N        number of vCPUs (default 1)\n"
+           "  -h, --help          show this help\n"
+           "      --version       show the version\n"
+           "\n"
+           "On a terminal, Ctrl-A x quits, Ctrl-A h shows the keys, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+           "\n"
+           "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
+           "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 128+N ended by\n"
+           "signal N.\n",
+           program);
+}

@@ -1,0 +1,34 @@
+/* The command line: the seed tool's short options, GNU long options for the rest. */
+#ifndef GUEST_OPTIONS_H
+#define GUEST_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define OPTIONS_DEFAULT_MEMORY (1ULL << 30)
+#define OPTIONS_MIN_MEMORY (16ULL << 20)
+#define OPTIONS_MAX_MEMORY (1ULL << 40)
+#define OPTIONS_MAX_CMDLINE 4096
+
+struct options {
+    const char *kernel_path;
+    const char *initrd_path;
+    char cmdline[OPTIONS_MAX_CMDLINE]; /* the user's -c strings, joined by spaces */
+    bool cmdline_given;
+    uint64_t memory_size;
+    int cpu_count;
+    bool show_help;
+    bool show_version;
+};
+
+/* Parses argv.  On a bad option returns -1 with error naming it. */
+int options_parse(int argc, char **argv, struct options *options, struct error *error);
+
+/* "512M", "1G", "262144K", "1073741824B"; a bare number is MiB, as QEMU's -m. */
+int options_parse_size(const char *text, uint64_t *bytes);
+
+void options_print_help(const char *program);
+
+#endif

@@ -1,0 +1,350 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "exit_status.h"
+#include "log.h"
+#include "x86/cpu_state.h"
+#include "x86/cpuid.h"
+#include "x86/layout.h"
+
+#define KVM_API_EXPECTED 12
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+int vm_max_cpus(int kvm_fd)
+{
+    int max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max <= 0)
+        max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+    if (max <= 0)
+        max = 4; /* the documented floor when neither capability answers */
+    return max;
+}
+
+int vm_open_kvm(int *kvm_fd, struct error *error)
+{
+    const char *path = getenv("GUEST_KVM_DEVICE");
+    if (!path || !*path)
+        path = "/dev/kvm";
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(error, "%s: %s%s", path, strerror(errno),
+                         errno == ENOENT ? " (is KVM available and its module loaded?)" : "");
+    int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (version != KVM_API_EXPECTED) {
+        close(fd);
+        return error_set(error, "%s: KVM API version %d, expected %d", path, version,
+                         KVM_API_EXPECTED);
+    }
+    static const struct {
+        int capability;
+        const char *name;
+    } required[] = {
+        {KVM_CAP_IRQCHIP, "in-kernel irqchip"},      {KVM_CAP_PIT2, "in-kernel PIT"},
+        {KVM_CAP_USER_MEMORY, "user memory"},        {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+        {KVM_CAP_EXT_CPUID, "KVM_GET_SUPPORTED_CPUID"}, {KVM_CAP_SET_TSS_ADDR, "TSS address"},
+    };
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (ioctl(fd, KVM_CHECK_EXTENSION, required[i].capability) <= 0) {
+            close(fd);
+            return error_set(error, "%s: KVM lacks %s support", path, required[i].name);
+        }
+    }
+    *kvm_fd = fd;
+    return 0;
+}
+
+static int vcpu_create(struct vm *vm, struct vcpu *vcpu, int index, struct kvm_cpuid2 *cpuid,
+                       struct error *error)
+{
+    vcpu->vm = vm;
+    vcpu->index = index;
+    vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+    if (vcpu->fd < 0)
+        return error_set(error, "KVM_CREATE_VCPU %d: %s", index, strerror(errno));
+    vcpu->run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+    if (vcpu->run == MAP_FAILED) {
+        vcpu->run = NULL;
+        return error_set(error, "mmap of vCPU %d state: %s", index, strerror(errno));
+    }
+    cpuid_for_vcpu(vm->supported_cpuid, cpuid, index, vm->cpu_count);
+    if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+        return error_set(error, "KVM_SET_CPUID2 on vCPU %d: %s", index, strerror(errno));
+    return cpu_state_set_local_apic_lints(vcpu->fd, error);
+}
+
+int vm_create(struct vm *vm, int kvm_fd, uint64_t memory_size, int cpu_count, struct error *error)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm_fd = kvm_fd;
+    vm->vm_fd = -1;
+    vm->stop_event_fd = -1;
+    vm->cpu_count = cpu_count;
+    vm->pio_bus.name = "port I/O";
+    vm->mmio_bus.name = "MMIO";
+
+    vm->stop_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm->stop_event_fd < 0)
+        return error_set(error, "eventfd: %s", strerror(errno));
+    vm->vcpu_mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->vcpu_mmap_size <= 0)
+        return error_set(error, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+    vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0)
+        return error_set(error, "KVM_CREATE_VM: %s", strerror(errno));
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
+        return error_set(error, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+    uint64_t identity_map = LAYOUT_KVM_IDENTITY_MAP;
+    if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0 && errno != EINVAL &&
+        errno != ENOTTY)
+        return error_set(error, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        return error_set(error, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+    struct kvm_pit_config pit = {.flags = 0};
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+        return error_set(error, "KVM_CREATE_PIT2: %s", strerror(errno));
+
+    if (guest_memory_create(&vm->memory, memory_size, error))
+        return -1;
+    for (int slot = 0; slot < vm->memory.region_count; slot++) {
+        const struct guest_memory_region *region = &vm->memory.regions[slot];
+        struct kvm_userspace_memory_region kvm_region = {
+            .slot = (uint32_t)slot,
+            .guest_phys_addr = region->guest_address,
+            .memory_size = region->size,
+            .userspace_addr = (uint64_t)(uintptr_t)region->host,
+        };
+        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kvm_region) < 0)
+            return error_set(error, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+    }
+
+    vm->supported_cpuid = cpuid_get_supported(kvm_fd, error);
+    if (!vm->supported_cpuid)
+        return -1;
+    struct kvm_cpuid2 *cpuid =
+        calloc(1, sizeof(*cpuid) + (vm->supported_cpuid->nent + CPUID_SPARE_ENTRIES) *
+                                       sizeof(struct kvm_cpuid_entry2));
+    vm->vcpus = calloc((size_t)cpu_count, sizeof(*vm->vcpus));
+    if (!cpuid || !vm->vcpus) {
+        free(cpuid);
+        return error_set(error, "out of memory for %d vCPUs", cpu_count);
+    }
+    for (int i = 0; i < cpu_count; i++)
+        vm->vcpus[i].fd = -1;
+    for (int i = 0; i < cpu_count; i++) {
+        if (vcpu_create(vm, &vm->vcpus[i], i, cpuid, error)) {
+            free(cpuid);
+            return -1;
+        }
+    }
+    free(cpuid);
+    return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    for (int i = 0; vm->vcpus && i < vm->cpu_count; i++) {
+        if (vm->vcpus[i].run)
+            munmap(vm->vcpus[i].run, vm->vcpu_mmap_size);
+        if (vm->vcpus[i].fd >= 0)
+            close(vm->vcpus[i].fd);
+    }
+    free(vm->vcpus);
+    free(vm->supported_cpuid);
+    guest_memory_destroy(&vm->memory);
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->stop_event_fd >= 0)
+        close(vm->stop_event_fd);
+    vm->vcpus = NULL;
+    vm->supported_cpuid = NULL;
+    vm->vm_fd = vm->stop_event_fd = -1;
+}
+
+void vm_set_irq_line(struct vm *vm, unsigned irq, int level)
+{
+    struct kvm_irq_level line = {.irq = irq, .level = (uint32_t)level};
+    if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0)
+        log_once("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+}
+
+void vm_request_stop(struct vm *vm, int exit_status)
+{
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+        return;
+    vm->exit_status = exit_status;
+    uint64_t one = 1;
+    if (write(vm->stop_event_fd, &one, sizeof(one)) < 0)
+        log_once("stop event: %s", strerror(errno));
+}
+
+static void vcpu_log_failure(struct vcpu *vcpu, const char *what)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0 && ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
+        log_message("vCPU %d: %s at rip=0x%llx (cs=0x%x cr0=0x%llx cr3=0x%llx efer=0x%llx)",
+                    vcpu->index, what, (unsigned long long)regs.rip, sregs.cs.selector,
+                    (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
+                    (unsigned long long)sregs.efer);
+    else
+        log_message("vCPU %d: %s", vcpu->index, what);
+}
+
+static void vcpu_handle_io(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+        if (run->io.direction == KVM_EXIT_IO_OUT)
+            bus_write(&vcpu->vm->pio_bus, run->io.port, data, run->io.size);
+        else
+            bus_read(&vcpu->vm->pio_bus, run->io.port, data, run->io.size);
+    }
+}
+
+static void vcpu_handle_mmio(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    unsigned length = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (run->mmio.is_write)
+        bus_write(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, length);
+    else
+        bus_read(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, length);
+}
+
+static void *vcpu_thread(void *opaque)
+{
+    struct vcpu *vcpu = opaque;
+    struct vm *vm = vcpu->vm;
+    while (!atomic_load(&vm->stopping)) {
+        if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            log_message("vCPU %d: KVM_RUN: %s", vcpu->index, strerror(errno));
+            vm_request_stop(vm, GUEST_EXIT_CRASH);
+            break;
+        }
+        struct kvm_run *run = vcpu->run;
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+            vcpu_handle_io(vcpu);
+            break;
+        case KVM_EXIT_MMIO:
+            vcpu_handle_mmio(vcpu);
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            /* A triple fault: the last resort of Linux's reboot path. */
+            vm_request_stop(vm, GUEST_EXIT_REBOOT);
+            break;
+        case KVM_EXIT_SYSTEM_EVENT:
+            vm_request_stop(vm, run->system_event.type == KVM_SYSTEM_EVENT_RESET
+                                    ? GUEST_EXIT_REBOOT
+                                    : GUEST_EXIT_POWEROFF);
+            break;
+        case KVM_EXIT_HLT:
+            /* Only without an in-kernel LAPIC; treat as the CPU stopping for good. */
+            vcpu_log_failure(vcpu, "halted with interrupts off");
+            vm_request_stop(vm, GUEST_EXIT_CRASH);
+            break;
+        case KVM_EXIT_FAIL_ENTRY:
+            vcpu_log_failure(vcpu, "KVM could not enter the guest");
+            vm_request_stop(vm, GUEST_EXIT_CRASH);
+            break;
+        case KVM_EXIT_INTERNAL_ERROR: {
+            char what[64];
+            snprintf(what, sizeof(what), "KVM internal error %u", run->internal.suberror);
+            vcpu_log_failure(vcpu, what);
+            vm_request_stop(vm, GUEST_EXIT_CRASH);
+            break;
+        }
+        case KVM_EXIT_INTR:
+            break;
+        default: {
+            char what[64];
+            snprintf(what, sizeof(what), "unexpected KVM exit %u", run->exit_reason);
+            vcpu_log_failure(vcpu, what);
+            vm_request_stop(vm, GUEST_EXIT_CRASH);
+            break;
+        }
+        }
+    }
+    return NULL;
+}
+
+static void vcpu_kick_handler(int signal_number)
+{
+    (void)signal_number; /* only here so KVM_RUN returns EINTR */
+}
+
+static void vm_kick_vcpus(struct vm *vm)
+{
+    for (int i = 0; i < vm->cpu_count; i++) {
+        struct vcpu *vcpu = &vm->vcpus[i];
+        vcpu->run->immediate_exit = 1;
+        if (vcpu->thread_started)
+            pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+    }
+}
+
+int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
+{
+    if (cpu_state_set_boot(vm->vcpus[0].fd, entry, error))
+        return -1;
+
+    struct sigaction kick = {.sa_handler = vcpu_kick_handler};
+    sigemptyset(&kick.sa_mask);
+    sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
+
+    /* The caller blocked the terminating signals before starting any thread;
+     * they arrive here through a signalfd. */
+    sigset_t terminating;
+    sigemptyset(&terminating);
+    sigaddset(&terminating, SIGINT);
+    sigaddset(&terminating, SIGTERM);
+    sigaddset(&terminating, SIGHUP);
+    sigaddset(&terminating, SIGQUIT);
+    int signal_fd = signalfd(-1, &terminating, SFD_CLOEXEC);
+    if (signal_fd < 0)
+        return error_set(error, "signalfd: %s", strerror(errno));
+
+    for (int i = 0; i < vm->cpu_count; i++) {
+        int status = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+        if (status) {
+            error_set(error, "cannot start vCPU thread %d: %s", i, strerror(status));
+            vm_request_stop(vm, GUEST_EXIT_ERROR);
+            break;
+        }
+        vm->vcpus[i].thread_started = true;
+    }
+
+    struct pollfd waits[2] = {{.fd = vm->stop_event_fd, .events = POLLIN},
+                              {.fd = signal_fd, .events = POLLIN}};
+    while (!atomic_load(&vm->stopping)) {
+        if (poll(waits, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (waits[1].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            if (read(signal_fd, &info, sizeof(info)) == sizeof(info))
+                vm_request_stop(vm, 128 + (int)info.ssi_signo);
+        }
+    }
+    close(signal_fd);
+    vm_kick_vcpus(vm);
+    for (int i = 0; i < vm->cpu_count; i++)
+        if (vm->vcpus[i].thread_started)
+            pthread_join(vm->vcpus[i].thread, NULL);
+    return vm->exit_status;
+}

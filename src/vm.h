@@ -1,0 +1,66 @@
+/* A KVM virtual machine: memory, in-kernel interrupt controllers and PIT,
+ * the buses, the vCPUs (one thread each), and how it stops. */
+#ifndef GUEST_VM_H
+#define GUEST_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "bus.h"
+#include "error.h"
+#include "memory.h"
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    int index;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+};
+
+struct vm {
+    int kvm_fd;
+    int vm_fd;
+    int vcpu_mmap_size;
+    struct guest_memory memory;
+    struct bus pio_bus;
+    struct bus mmio_bus;
+    int cpu_count;
+    struct vcpu *vcpus;
+    struct kvm_cpuid2 *supported_cpuid;
+
+    /* Stopping: the first request wins and sets the exit status. */
+    atomic_bool stopping;
+    int exit_status;
+    int stop_event_fd; /* becomes readable once a stop is requested */
+};
+
+/* Largest vCPU count KVM allows on this host. */
+int vm_max_cpus(int kvm_fd);
+
+/* Opens /dev/kvm (or $GUEST_KVM_DEVICE), checks the API, and reports how
+ * many vCPUs KVM allows. */
+int vm_open_kvm(int *kvm_fd, struct error *error);
+
+int vm_create(struct vm *vm, int kvm_fd, uint64_t memory_size, int cpu_count,
+              struct error *error);
+void vm_destroy(struct vm *vm);
+
+/* Sets an ISA/IOAPIC interrupt line's level. */
+void vm_set_irq_line(struct vm *vm, unsigned irq, int level);
+
+/* Asks the VM to stop with exit_status; safe from any thread, first one wins. */
+void vm_request_stop(struct vm *vm, int exit_status);
+
+/* Puts the boot vCPU in the entry state, starts every vCPU thread, waits for
+ * a stop (or a terminating signal in the blocked set), and returns the exit status. */
+int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error);
+
+#endif

@@ -1,0 +1,247 @@
+#include "x86/acpi.h"
+
+#include <string.h>
+
+#include "x86/layout.h"
+
+struct __attribute__((packed)) acpi_rsdp {
+    char signature[8];
+    uint8_t checksum;
+    char oem_id[6];
+    uint8_t revision;
+    uint32_t rsdt_address;
+    uint32_t length;
+    uint64_t xsdt_address;
+    uint8_t extended_checksum;
+    uint8_t reserved[3];
+};
+
+struct __attribute__((packed)) acpi_header {
+    char signature[4];
+    uint32_t length;
+    uint8_t revision;
+    uint8_t checksum;
+    char oem_id[6];
+    char oem_table_id[8];
+    uint32_t oem_revision;
+    char creator_id[4];
+    uint32_t creator_revision;
+};
+
+struct __attribute__((packed)) acpi_gas {
+    uint8_t space_id; /* 1 = system I/O */
+    uint8_t bit_width;
+    uint8_t bit_offset;
+    uint8_t access_size; /* 1 = byte */
+    uint64_t address;
+};
+
+struct __attribute__((packed)) acpi_fadt {
+    struct acpi_header header;
+    uint32_t firmware_ctrl;
+    uint32_t dsdt;
+    uint8_t reserved0;
+    uint8_t preferred_pm_profile;
+    uint16_t sci_interrupt;
+    uint32_t smi_command;
+    uint8_t acpi_enable, acpi_disable, s4bios_request, pstate_control;
+    uint32_t pm1a_event_block, pm1b_event_block, pm1a_control_block, pm1b_control_block;
+    uint32_t pm2_control_block, pm_timer_block, gpe0_block, gpe1_block;
+    uint8_t pm1_event_length, pm1_control_length, pm2_control_length, pm_timer_length;
+    uint8_t gpe0_block_length, gpe1_block_length, gpe1_base, cstate_control;
+    uint16_t c2_latency, c3_latency, flush_size, flush_stride;
+    uint8_t duty_offset, duty_width, day_alarm, month_alarm, century;
+    uint16_t iapc_boot_arch;
+    uint8_t reserved1;
+    uint32_t flags;
+    struct acpi_gas reset_register;
+    uint8_t reset_value;
+    uint16_t arm_boot_arch;
+    uint8_t minor_version;
+    uint64_t x_firmware_ctrl;
+    uint64_t x_dsdt;
+    struct acpi_gas x_pm1a_event_block, x_pm1b_event_block, x_pm1a_control_block;
+    struct acpi_gas x_pm1b_control_block, x_pm2_control_block, x_pm_timer_block;
+    struct acpi_gas x_gpe0_block, x_gpe1_block;
+    struct acpi_gas sleep_control_register, sleep_status_register;
+    uint64_t hypervisor_vendor_id;
+};
+
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP is 36 bytes");
+_Static_assert(sizeof(struct acpi_header) == 36, "ACPI header is 36 bytes");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 is 276 bytes");
+
+struct __attribute__((packed)) acpi_madt_local_apic {
+    uint8_t type, length, processor_id, apic_id;
+    uint32_t flags;
+};
+
+struct __attribute__((packed)) acpi_madt_ioapic {
+    uint8_t type, length, ioapic_id, reserved;
+    uint32_t address, gsi_base;
+};
+
+struct __attribute__((packed)) acpi_madt_local_apic_nmi {
+    uint8_t type, length, processor_id;
+    uint16_t flags;
+    uint8_t lint;
+};
+
+#define FADT_FLAG_WBINVD (1u << 0)
+#define FADT_FLAG_RESET_REGISTER_SUPPORTED (1u << 10)
+#define FADT_FLAG_HARDWARE_REDUCED (1u << 20)
+#define FADT_BOOT_ARCH_NO_VGA (1u << 2)
+#define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
+
+#define RTC_CENTURY_REGISTER 0x32
+
+uint8_t acpi_checksum(const void *bytes, size_t length)
+{
+    const uint8_t *p = bytes;
+    uint8_t sum = 0;
+    for (size_t i = 0; i < length; i++)
+        sum += p[i];
+    return (uint8_t)-sum;
+}
+
+/* A bump allocator over the table area; tables are 16-byte aligned. */
+struct acpi_builder {
+    uint8_t *area;
+    uint64_t guest_base;
+    size_t size;
+    size_t used;
+};
+
+static void *acpi_allocate(struct acpi_builder *builder, size_t length, uint64_t *guest_address)
+{
+    size_t start = (builder->used + 15) & ~(size_t)15;
+    if (start > builder->size || length > builder->size - start)
+        return NULL;
+    builder->used = start + length;
+    *guest_address = builder->guest_base + start;
+    memset(builder->area + start, 0, length);
+    return builder->area + start;
+}
+
+static void acpi_fill_header(struct acpi_header *header, const char *signature, uint32_t length,
+                             uint8_t revision)
+{
+    memcpy(header->signature, signature, 4);
+    header->length = length;
+    header->revision = revision;
+    memcpy(header->oem_id, "GUEST ", 6);
+    memcpy(header->oem_table_id, "GUESTVMM", 8);
+    header->oem_revision = 1;
+    memcpy(header->creator_id, "GVMM", 4);
+    header->creator_revision = 1;
+}
+
+static void acpi_seal(struct acpi_header *header)
+{
+    header->checksum = 0;
+    header->checksum = acpi_checksum(header, header->length);
+}
+
+/* DSDT body: Name (_S5_, Package (4) { 5, 5, 0, 0 }) in AML.  The sleep type
+ * value is what the guest writes to the sleep control register to power off. */
+static const uint8_t dsdt_aml[] = {
+    0x08, '_', 'S', '5', '_',        /* NameOp "_S5_" */
+    0x12, 0x08, 0x04,                /* PackageOp, PkgLength 8, 4 elements */
+    0x0a, LAYOUT_ACPI_S5_SLEEP_TYPE, /* BytePrefix SLP_TYPa */
+    0x0a, LAYOUT_ACPI_S5_SLEEP_TYPE, /* BytePrefix SLP_TYPb */
+    0x00, 0x00,                      /* ZeroOp, ZeroOp */
+};
+
+static struct acpi_gas acpi_io_register(uint16_t port, uint8_t bits)
+{
+    return (struct acpi_gas){.space_id = 1, .bit_width = bits, .access_size = 1, .address = port};
+}
+
+int acpi_build_tables(uint8_t *area, uint64_t area_guest_address, size_t area_size,
+                      int cpu_count, uint64_t *rsdp_guest_address, struct error *error)
+{
+    if (cpu_count < 1 || cpu_count > ACPI_MAX_CPUS)
+        return error_set(error, "ACPI tables support 1 to %d CPUs, not %d", ACPI_MAX_CPUS,
+                         cpu_count);
+    struct acpi_builder builder = {area, area_guest_address, area_size, 0};
+    uint64_t rsdp_address = 0, xsdt_address = 0, fadt_address = 0, madt_address = 0;
+    uint64_t dsdt_address = 0;
+
+    struct acpi_rsdp *rsdp = acpi_allocate(&builder, sizeof(*rsdp), &rsdp_address);
+    size_t xsdt_length = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
+    uint8_t *xsdt = acpi_allocate(&builder, xsdt_length, &xsdt_address);
+    struct acpi_fadt *fadt = acpi_allocate(&builder, sizeof(*fadt), &fadt_address);
+    size_t dsdt_length = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+    uint8_t *dsdt = acpi_allocate(&builder, dsdt_length, &dsdt_address);
+    size_t madt_length = sizeof(struct acpi_header) + 8 +
+                         cpu_count * sizeof(struct acpi_madt_local_apic) +
+                         sizeof(struct acpi_madt_ioapic) + sizeof(struct acpi_madt_local_apic_nmi);
+    uint8_t *madt = acpi_allocate(&builder, madt_length, &madt_address);
+    if (!rsdp || !xsdt || !fadt || !dsdt || !madt)
+        return error_set(error, "ACPI tables do not fit in %zu bytes", area_size);
+
+    /* DSDT */
+    acpi_fill_header((struct acpi_header *)dsdt, "DSDT", dsdt_length, 2);
+    memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
+    acpi_seal((struct acpi_header *)dsdt);
+
+    /* FADT: hardware-reduced, so no PM1 blocks, no PM timer, no SCI needed;
+     * poweroff goes through the sleep control register, reboot through the
+     * reset register. */
+    acpi_fill_header(&fadt->header, "FACP", sizeof(*fadt), 6);
+    fadt->header.revision = 6;
+    fadt->minor_version = 4;
+    fadt->dsdt = (uint32_t)dsdt_address;
+    fadt->x_dsdt = dsdt_address;
+    fadt->century = RTC_CENTURY_REGISTER;
+    /* No 8042 bit: Linux then skips probing a PS/2 controller we do not have
+     * (the i8042 emulation only takes the reset command). */
+    fadt->iapc_boot_arch = FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM;
+    fadt->flags =
+        FADT_FLAG_WBINVD | FADT_FLAG_RESET_REGISTER_SUPPORTED | FADT_FLAG_HARDWARE_REDUCED;
+    fadt->reset_register = acpi_io_register(LAYOUT_ACPI_RESET_PORT, 8);
+    fadt->reset_value = LAYOUT_ACPI_RESET_VALUE;
+    fadt->sleep_control_register = acpi_io_register(LAYOUT_ACPI_SLEEP_CONTROL_PORT, 8);
+    fadt->sleep_status_register = acpi_io_register(LAYOUT_ACPI_SLEEP_STATUS_PORT, 8);
+    memcpy(&fadt->hypervisor_vendor_id, "GUESTVMM", 8);
+    acpi_seal(&fadt->header);
+
+    /* MADT */
+    acpi_fill_header((struct acpi_header *)madt, "APIC", madt_length, 5);
+    uint8_t *cursor = madt + sizeof(struct acpi_header);
+    uint32_t local_apic_address = LAYOUT_LOCAL_APIC_ADDRESS, madt_flags = 0;
+    memcpy(cursor, &local_apic_address, 4);
+    memcpy(cursor + 4, &madt_flags, 4);
+    cursor += 8;
+    for (int cpu = 0; cpu < cpu_count; cpu++) {
+        struct acpi_madt_local_apic entry = {0, sizeof(entry), (uint8_t)cpu, (uint8_t)cpu, 1};
+        memcpy(cursor, &entry, sizeof(entry));
+        cursor += sizeof(entry);
+    }
+    struct acpi_madt_ioapic ioapic = {1, sizeof(ioapic), (uint8_t)cpu_count, 0,
+                                      LAYOUT_IOAPIC_ADDRESS, 0};
+    memcpy(cursor, &ioapic, sizeof(ioapic));
+    cursor += sizeof(ioapic);
+    /* LINT1 of every processor is the NMI line, as on PC hardware. */
+    struct acpi_madt_local_apic_nmi nmi = {4, sizeof(nmi), 0xff, 0, 1};
+    memcpy(cursor, &nmi, sizeof(nmi));
+    acpi_seal((struct acpi_header *)madt);
+
+    /* XSDT */
+    acpi_fill_header((struct acpi_header *)xsdt, "XSDT", xsdt_length, 1);
+    memcpy(xsdt + sizeof(struct acpi_header), &fadt_address, 8);
+    memcpy(xsdt + sizeof(struct acpi_header) + 8, &madt_address, 8);
+    acpi_seal((struct acpi_header *)xsdt);
+
+    /* RSDP, revision 2: points at the XSDT only. */
+    memcpy(rsdp->signature, "RSD PTR ", 8);
+    memcpy(rsdp->oem_id, "GUEST ", 6);
+    rsdp->revision = 2;
+    rsdp->length = sizeof(*rsdp);
+    rsdp->xsdt_address = xsdt_address;
+    rsdp->checksum = acpi_checksum(rsdp, 20);
+    rsdp->extended_checksum = acpi_checksum(rsdp, sizeof(*rsdp));
+
+    *rsdp_guest_address = rsdp_address;
+    return 0;
+}
