@@ -78,7 +78,12 @@ static int vcpu_create(struct vm *vm, struct vcpu *vcpu, int index, struct kvm_c
         vcpu->run = NULL;
         return error_set(error, "mmap of vCPU %d state: %s", index, strerror(errno));
     }
-    cpuid_for_vcpu(vm->supported_cpuid, cpuid, index, vm->cpu_count);
+    struct cpuid_platform platform = {
+        .cpu_count = vm->cpu_count,
+        .tsc_deadline_timer =
+            ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0,
+    };
+    cpuid_for_vcpu(vm->supported_cpuid, cpuid, index, &platform);
     if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
         return error_set(error, "KVM_SET_CPUID2 on vCPU %d: %s", index, strerror(errno));
     return cpu_state_set_local_apic_lints(vcpu->fd, error);

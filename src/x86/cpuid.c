@@ -16,6 +16,7 @@
 
 #define FEATURE_EDX_HTT (1u << 28)
 #define FEATURE_ECX_HYPERVISOR (1u << 31)
+#define FEATURE_ECX_TSC_DEADLINE (1u << 24)
 #define AMD_ECX_CMP_LEGACY (1u << 1)
 
 #define TOPOLOGY_LEVEL_SMT 1
@@ -87,8 +88,9 @@ static void cpuid_write_topology_leaf(struct kvm_cpuid2 *cpuid, unsigned subleaf
 }
 
 void cpuid_for_vcpu(const struct kvm_cpuid2 *base, struct kvm_cpuid2 *cpuid, int cpu_index,
-                    int cpu_count)
+                    const struct cpuid_platform *platform)
 {
+    int cpu_count = platform->cpu_count;
     memcpy(cpuid, base, sizeof(*base) + base->nent * sizeof(base->entries[0]));
     uint32_t apic_id = (uint32_t)cpu_index;
     unsigned core_bits = bits_for((unsigned)cpu_count);
@@ -102,6 +104,10 @@ void cpuid_for_vcpu(const struct kvm_cpuid2 *base, struct kvm_cpuid2 *cpuid, int
         if (cpu_count > 1)
             features->edx |= FEATURE_EDX_HTT;
         features->ecx |= FEATURE_ECX_HYPERVISOR;
+        /* With the deadline timer Linux needs no legacy timer to calibrate
+         * the local APIC timer against; a hardware-reduced PC has none. */
+        if (platform->tsc_deadline_timer)
+            features->ecx |= FEATURE_ECX_TSC_DEADLINE;
     }
 
     for (uint32_t i = 0; i < cpuid->nent; i++) {
