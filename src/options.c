@@ -118,12 +118,14 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
         case OPTION_VERSION:
             options->show_version = true;
             return 0;
+        /* For a long option getopt_long sets optopt to its value (0 when it is
+         * unknown, ours when it lacks an argument): name it from argv then. */
         case ':':
-            if (optopt)
+            if (optopt > 0 && optopt < OPTION_MEMORY)
                 return error_set(error, "-%c: needs an argument", optopt);
             return error_set(error, "%s: needs an argument", argv[optind - 1]);
         default:
-            if (optopt)
+            if (optopt > 0 && optopt < OPTION_MEMORY)
                 return error_set(error, "-%c: unknown option", optopt);
             return error_set(error, "%s: unknown option", argv[optind - 1]);
         }

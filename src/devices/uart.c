@@ -175,7 +175,8 @@ static uint8_t uart_read_register(struct uart *uart, unsigned reg, bool *room_op
     }
 }
 
-static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value)
+static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value,
+                                bool *room_opened)
 {
     switch (reg) {
     case REG_DATA:
@@ -192,6 +193,10 @@ static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value)
         /* Enabling the THR-empty interrupt while the THR is empty raises it. */
         if (!(uart->ier & IER_TRANSMIT_EMPTY) && (value & IER_TRANSMIT_EMPTY))
             uart->thr_interrupt_pending = true;
+        if (!(uart->ier & IER_RECEIVE) && (value & IER_RECEIVE) && uart->input_was_full) {
+            uart->input_was_full = false;
+            *room_opened = true;
+        }
         uart->ier = value & 0x0f;
         uart_update_irq(uart);
         break;
@@ -199,8 +204,14 @@ static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value)
         uart->fcr = value;
         uart->iir_fifo_bits = (value & FCR_ENABLE) ? IIR_FIFO_ENABLED : 0;
         if (value & FCR_CLEAR_RECEIVE) {
-            uart->input_count = 0;
+            uart->input_head = uart->input_count = 0;
             uart->lsr &= ~LSR_DATA_READY;
+            /* Linux clears the FIFO when it opens the port: a console that
+             * stopped reading because we were full must hear there is room. */
+            if (uart->input_was_full) {
+                uart->input_was_full = false;
+                *room_opened = true;
+            }
         }
         uart_update_irq(uart);
         break;
@@ -235,16 +246,24 @@ void uart_port_read(void *opaque, uint64_t offset, void *data, unsigned length)
 void uart_port_write(void *opaque, uint64_t offset, const void *data, unsigned length)
 {
     struct uart *uart = opaque;
+    bool room_opened = false;
     (void)length; /* wider accesses write their low byte, as on an ISA bus */
     pthread_mutex_lock(&uart->lock);
-    uart_write_register(uart, (unsigned)offset, ((const uint8_t *)data)[0]);
+    uart_write_register(uart, (unsigned)offset, ((const uint8_t *)data)[0], &room_opened);
     pthread_mutex_unlock(&uart->lock);
+    if (room_opened && uart->input_room)
+        uart->input_room(uart->input_room_opaque);
 }
 
 size_t uart_input_room(struct uart *uart)
 {
     pthread_mutex_lock(&uart->lock);
     size_t room = UART_INPUT_CAPACITY - uart->input_count;
+    /* Until the guest's driver listens (receive interrupts on), input waits
+     * on the host side: Linux clears the FIFO when it opens the port, which
+     * would throw away anything typed or piped in before. */
+    if (!(uart->ier & IER_RECEIVE))
+        room = 0;
     if (room == 0)
         uart->input_was_full = true;
     pthread_mutex_unlock(&uart->lock);

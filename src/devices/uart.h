@@ -38,7 +38,9 @@ void uart_init(struct uart *uart, int output_fd, void (*set_irq)(void *, int), v
 void uart_port_read(void *uart, uint64_t offset, void *data, unsigned length);
 void uart_port_write(void *uart, uint64_t offset, const void *data, unsigned length);
 
-/* Bytes of input the UART can take now. */
+/* Bytes of input the UART can take now: none until the guest enables
+ * receive interrupts, and none while the buffer is full.  After a 0, the
+ * input_room callback says when to try again. */
 size_t uart_input_room(struct uart *uart);
 
 /* Queues received bytes (at most the room; returns how many were taken). */

@@ -1,5 +1,6 @@
 #include "x86/acpi.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "x86/layout.h"
@@ -142,15 +143,134 @@ static void acpi_seal(struct acpi_header *header)
     header->checksum = acpi_checksum(header, header->length);
 }
 
-/* DSDT body: Name (_S5_, Package (4) { 5, 5, 0, 0 }) in AML.  The sleep type
- * value is what the guest writes to the sleep control register to power off. */
-static const uint8_t dsdt_aml[] = {
-    0x08, '_', 'S', '5', '_',        /* NameOp "_S5_" */
-    0x12, 0x08, 0x04,                /* PackageOp, PkgLength 8, 4 elements */
-    0x0a, LAYOUT_ACPI_S5_SLEEP_TYPE, /* BytePrefix SLP_TYPa */
-    0x0a, LAYOUT_ACPI_S5_SLEEP_TYPE, /* BytePrefix SLP_TYPb */
-    0x00, 0x00,                      /* ZeroOp, ZeroOp */
+/* A little AML writer for the DSDT: fixed buffers, since the DSDT is small
+ * and known; overflowing one is a programming error caught by the tests. */
+struct aml {
+    uint8_t bytes[512];
+    size_t length;
+    bool overflow;
 };
+
+static void aml_put(struct aml *aml, const void *bytes, size_t length)
+{
+    if (length > sizeof(aml->bytes) - aml->length) {
+        aml->overflow = true;
+        return;
+    }
+    memcpy(aml->bytes + aml->length, bytes, length);
+    aml->length += length;
+}
+
+static void aml_byte(struct aml *aml, uint8_t byte)
+{
+    aml_put(aml, &byte, 1);
+}
+
+/* opcode(s), PkgLength (which counts itself), then body. */
+static void aml_package(struct aml *aml, const uint8_t *opcode, size_t opcode_length,
+                        const struct aml *body)
+{
+    aml_put(aml, opcode, opcode_length);
+    size_t total = body->length + 1;
+    if (total <= 63) {
+        aml_byte(aml, (uint8_t)total);
+    } else {
+        total = body->length + 2; /* two-byte PkgLength, up to 4095 */
+        aml_byte(aml, (uint8_t)(0x40 | (total & 0x0f)));
+        aml_byte(aml, (uint8_t)(total >> 4));
+    }
+    aml_put(aml, body->bytes, body->length);
+    aml->overflow |= body->overflow;
+}
+
+#define AML_NAME_OP 0x08
+#define AML_SCOPE_OP 0x10
+#define AML_BUFFER_OP 0x11
+#define AML_PACKAGE_OP 0x12
+#define AML_BYTE_PREFIX 0x0a
+#define AML_DWORD_PREFIX 0x0c
+#define AML_ONE_OP 0x01
+#define AML_ZERO_OP 0x00
+
+/* Name (name, EisaId (id)): id is the 4-byte compressed EISA id. */
+static void aml_name_eisa_id(struct aml *aml, const char *name, const uint8_t eisa_id[4])
+{
+    aml_byte(aml, AML_NAME_OP);
+    aml_put(aml, name, 4);
+    aml_byte(aml, AML_DWORD_PREFIX);
+    aml_put(aml, eisa_id, 4);
+}
+
+/* Name (_CRS, ResourceTemplate () { IO (Decode16, port, port, 1, count) IRQNoFlags () {irq} }) */
+static void aml_name_io_irq_resources(struct aml *aml, uint16_t port, uint8_t count, unsigned irq)
+{
+    uint8_t template[] = {
+        0x47, 0x01, (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)port, (uint8_t)(port >> 8),
+        0x01, count,                                                /* I/O port descriptor */
+        0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8),   /* IRQ, edge, active high */
+        0x79, 0x00,                                                 /* end tag */
+    };
+    struct aml buffer = {.length = 0};
+    aml_byte(&buffer, AML_BYTE_PREFIX);
+    aml_byte(&buffer, sizeof(template));
+    aml_put(&buffer, template, sizeof(template));
+    aml_byte(aml, AML_NAME_OP);
+    aml_put(aml, "_CRS", 4);
+    static const uint8_t buffer_op[] = {AML_BUFFER_OP};
+    aml_package(aml, buffer_op, 1, &buffer);
+}
+
+static void aml_device(struct aml *aml, const char *name, const struct aml *contents)
+{
+    struct aml body = {.length = 0};
+    aml_put(&body, name, 4);
+    aml_put(&body, contents->bytes, contents->length);
+    body.overflow |= contents->overflow;
+    static const uint8_t device_op[] = {0x5b, 0x82};
+    aml_package(aml, device_op, 2, &body);
+}
+
+/* The DSDT's AML:
+ *   Name (_S5_, Package (4) { 5, 5, 0, 0 })  - the sleep type that means poweroff
+ *   Scope (\_SB_) {
+ *     Device (COM1) { _HID PNP0501, _UID 1, _CRS { IO 0x3f8/8, IRQ 4 } }
+ *     Device (RTC_) { _HID PNP0B00, _CRS { IO 0x70/2, IRQ 8 } }
+ *   }
+ * Describing the UART and RTC matters on a hardware-reduced platform: Linux
+ * then has no legacy PIC, so ISA IRQs 4 and 8 only get routed to the IOAPIC
+ * through these resources. */
+static int acpi_build_dsdt_aml(struct aml *aml)
+{
+    aml->length = 0;
+    aml->overflow = false;
+    struct aml s5 = {.length = 0};
+    static const uint8_t s5_package[] = {0x04, AML_BYTE_PREFIX, LAYOUT_ACPI_S5_SLEEP_TYPE,
+                                         AML_BYTE_PREFIX, LAYOUT_ACPI_S5_SLEEP_TYPE,
+                                         AML_ZERO_OP, AML_ZERO_OP};
+    aml_put(&s5, s5_package, sizeof(s5_package));
+    aml_byte(aml, AML_NAME_OP);
+    aml_put(aml, "_S5_", 4);
+    static const uint8_t package_op[] = {AML_PACKAGE_OP};
+    aml_package(aml, package_op, 1, &s5);
+
+    static const uint8_t pnp0501[4] = {0x41, 0xd0, 0x05, 0x01};
+    static const uint8_t pnp0b00[4] = {0x41, 0xd0, 0x0b, 0x00};
+    struct aml com1 = {.length = 0}, rtc = {.length = 0}, system_bus = {.length = 0};
+    aml_name_eisa_id(&com1, "_HID", pnp0501);
+    aml_byte(&com1, AML_NAME_OP);
+    aml_put(&com1, "_UID", 4);
+    aml_byte(&com1, AML_ONE_OP);
+    aml_name_io_irq_resources(&com1, 0x3f8, 8, 4);
+    aml_name_eisa_id(&rtc, "_HID", pnp0b00);
+    aml_name_io_irq_resources(&rtc, 0x70, 2, 8);
+
+    aml_put(&system_bus, "\\_SB_", 5);
+    aml_device(&system_bus, "COM1", &com1);
+    aml_device(&system_bus, "RTC_", &rtc);
+    static const uint8_t scope_op[] = {AML_SCOPE_OP};
+    aml_package(aml, scope_op, 1, &system_bus);
+    return aml->overflow ? -1 : 0;
+}
 
 static struct acpi_gas acpi_io_register(uint16_t port, uint8_t bits)
 {
@@ -171,7 +291,10 @@ int acpi_build_tables(uint8_t *area, uint64_t area_guest_address, size_t area_si
     size_t xsdt_length = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
     uint8_t *xsdt = acpi_allocate(&builder, xsdt_length, &xsdt_address);
     struct acpi_fadt *fadt = acpi_allocate(&builder, sizeof(*fadt), &fadt_address);
-    size_t dsdt_length = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+    static struct aml dsdt_aml; /* static: keeps 512 bytes off small thread stacks */
+    if (acpi_build_dsdt_aml(&dsdt_aml))
+        return error_set(error, "DSDT does not fit its AML buffer");
+    size_t dsdt_length = sizeof(struct acpi_header) + dsdt_aml.length;
     uint8_t *dsdt = acpi_allocate(&builder, dsdt_length, &dsdt_address);
     size_t madt_length = sizeof(struct acpi_header) + 8 +
                          cpu_count * sizeof(struct acpi_madt_local_apic) +
@@ -182,7 +305,7 @@ int acpi_build_tables(uint8_t *area, uint64_t area_guest_address, size_t area_si
 
     /* DSDT */
     acpi_fill_header((struct acpi_header *)dsdt, "DSDT", dsdt_length, 2);
-    memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
+    memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml.bytes, dsdt_aml.length);
     acpi_seal((struct acpi_header *)dsdt);
 
     /* FADT: hardware-reduced, so no PM1 blocks, no PM timer, no SCI needed;
