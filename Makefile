@@ -17,7 +17,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit fuzz integration clean
+.PHONY: all check unit fuzz integration clean deps run
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed
 
 $(OBJ)/%.o: src/%.c
@@ -62,18 +62,33 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
+	@$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/unit tests/fuzz/make_seeds.c \
+	    -o $(BUILD)/fuzz/make-seeds && $(BUILD)/fuzz/make-seeds $(BUILD)/fuzz/seeds
 	@set -e; for harness in $(FUZZ_PROGRAMS); do \
 	    name=$$(basename $$harness); corpus=$(BUILD)/fuzz/corpus-$$name; mkdir -p $$corpus; \
-	    echo "== $$name ($(FUZZ_SECONDS) s)"; \
-	    $$harness -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus \
-	        tests/fuzz/seeds/$${name#fuzz_} 2>&1 | tail -n 3; \
+	    log=$(BUILD)/fuzz/$$name.log; echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	    if ! $$harness -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=0 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$name- $$corpus \
+	        $(BUILD)/fuzz/seeds/$${name#fuzz_} >$$log 2>&1; then \
+	        tail -n 60 $$log; echo "$$name failed; the input is in $(BUILD)/fuzz/$$name-*"; exit 1; \
+	    fi; tail -n 3 $$log; \
 	done
 
 # Integration tests boot real guests on real KVM (directly or in the nested test host).
 integration: all
 	tests/run-integration
 
-check: unit fuzz integration
+# Installs missing Debian packages (apt-get) first: these two targets are the
+# README's set-up commands.
+deps:
+	@scripts/install-deps
+
+run: deps
+	@$(MAKE) -s all
+	@scripts/run-default
+
+check: deps
+	@$(MAKE) unit fuzz integration
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,329 @@
+/* The command line: defaults, every option, and the ways it can be wrong. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+
+/* Parses a NULL-terminated list of arguments after the program name. */
+static int parse_arguments(struct options *options, struct error *error, ...)
+{
+    static char *argv[64];
+    int argc = 0;
+    argv[argc++] = "guest";
+    va_list args;
+    va_start(args, error);
+    const char *argument;
+    while ((argument = va_arg(args, const char *)) != NULL)
+        argv[argc++] = (char *)argument;
+    va_end(args);
+    argv[argc] = NULL;
+    memset(error, 0, sizeof(*error));
+    return options_parse(argc, argv, options, error);
+}
+
+#define PARSE(options, error, ...) parse_arguments(options, error, __VA_ARGS__, (const char *)NULL)
+
+static void assert_error_mentions(const struct error *error, const char *text)
+{
+    if (!strstr(error->message, text))
+        fail_msg("error \"%s\" does not mention \"%s\"", error->message, text);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "vmlinuz"), 0);
+    assert_string_equal(options.kernel_path, "vmlinuz");
+    assert_null(options.initrd_path);
+    assert_string_equal(options.cmdline, "");
+    assert_false(options.cmdline_given);
+    assert_int_equal(options.memory_size, 1ULL << 30);
+    assert_int_equal(options.cpu_count, 1);
+    assert_false(options.show_help);
+    assert_false(options.show_version);
+}
+
+static void test_ramdisk_and_cmdline(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "-r", "initrd.img", "-c", "root=/dev/vda", "-c",
+                           "quiet loglevel=3", "bzImage"),
+                     0);
+    assert_string_equal(options.initrd_path, "initrd.img");
+    assert_string_equal(options.cmdline, "root=/dev/vda quiet loglevel=3");
+    assert_true(options.cmdline_given);
+    assert_string_equal(options.kernel_path, "bzImage");
+
+    /* Long spellings, "=" forms, and the kernel before the options. */
+    assert_int_equal(PARSE(&options, &error, "bzImage", "--initrd=a.cpio", "--cmdline", "x=1",
+                           "--ramdisk", "b.cpio", "--cmdline=y=2"),
+                     0);
+    assert_string_equal(options.initrd_path, "b.cpio");
+    assert_string_equal(options.cmdline, "x=1 y=2");
+    assert_string_equal(options.kernel_path, "bzImage");
+
+    /* An empty -c still counts as given. */
+    assert_int_equal(PARSE(&options, &error, "-c", "", "k"), 0);
+    assert_true(options.cmdline_given);
+    assert_string_equal(options.cmdline, "");
+}
+
+static void test_cmdline_too_long(void **state)
+{
+    (void)state;
+    static char half[OPTIONS_MAX_CMDLINE / 2 + 1];
+    memset(half, 'a', sizeof(half) - 1);
+    static char all[OPTIONS_MAX_CMDLINE];
+    memset(all, 'b', sizeof(all) - 1); /* exactly the limit: 4095 characters */
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "-c", all, "k"), 0);
+    assert_int_equal(strlen(options.cmdline), OPTIONS_MAX_CMDLINE - 1);
+    assert_int_equal(PARSE(&options, &error, "-c", all, "-c", "x", "k"), -1);
+    assert_error_mentions(&error, "-c");
+    assert_int_equal(PARSE(&options, &error, "-c", half, "-c", half, "k"), -1);
+    assert_error_mentions(&error, "longer than");
+}
+
+static void test_memory_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } good[] = {
+        {"512M", 512ULL << 20},     {"2G", 2ULL << 30},         {"2g", 2ULL << 30},
+        {"262144K", 256ULL << 20},  {"1073741824B", 1ULL << 30}, {"64", 64ULL << 20},
+        {"16M", 16ULL << 20},       {"1GiB", 1ULL << 30},       {"1T", 1ULL << 40},
+        {"3073M", 3073ULL << 20},   {"16388K", 16388ULL << 10},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct options options;
+        struct error error;
+        char argument[64];
+        snprintf(argument, sizeof(argument), "--memory=%s", good[i].text);
+        if (PARSE(&options, &error, argument, "k") != 0)
+            fail_msg("--memory %s rejected: %s", good[i].text, error.message);
+        assert_int_equal(options.memory_size, good[i].bytes);
+    }
+}
+
+static void test_memory_rejected(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *mentions;
+    } bad[] = {
+        {"abc", "not a size"},
+        {"10X", "not a size"},
+        {"", "not a size"},
+        {"-1G", "not a size"},
+        {" 1G", "not a size"},
+        {"1 G", "not a size"},
+        {"1.5G", "not a size"},
+        {"0x100M", "not a size"},
+        {"99999999999999999999G", "not a size"},
+        {"17179869184G", "not a size"}, /* 2^64 bytes: overflows after the shift */
+        {"15M", "minimum"},
+        {"0", "minimum"},
+        {"16777215B", "minimum"},
+        {"2T", "maximum"},
+        {"16777217B", "4 KiB pages"},
+        {"16385K", "4 KiB pages"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct options options;
+        struct error error;
+        if (PARSE(&options, &error, "--memory", bad[i].text, "k") != -1)
+            fail_msg("--memory \"%s\" accepted as %llu bytes", bad[i].text,
+                     (unsigned long long)options.memory_size);
+        assert_error_mentions(&error, bad[i].mentions);
+    }
+}
+
+static void test_parse_size_directly(void **state)
+{
+    (void)state;
+    uint64_t bytes = 0;
+    assert_int_equal(options_parse_size("1", &bytes), 0);
+    assert_int_equal(bytes, 1ULL << 20);
+    assert_int_equal(options_parse_size("0", &bytes), 0);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(options_parse_size("7B", &bytes), 0);
+    assert_int_equal(bytes, 7);
+    assert_int_equal(options_parse_size("3k", &bytes), 0);
+    assert_int_equal(bytes, 3072);
+    assert_int_equal(options_parse_size("3KB", &bytes), 0);
+    assert_int_equal(bytes, 3072);
+    assert_int_equal(options_parse_size("3Kib", &bytes), 0);
+    assert_int_equal(bytes, 3072);
+    assert_int_equal(options_parse_size("5m", &bytes), 0);
+    assert_int_equal(bytes, 5ULL << 20);
+    assert_int_equal(options_parse_size("2t", &bytes), 0);
+    assert_int_equal(bytes, 2ULL << 40);
+    assert_int_equal(options_parse_size("18446744073709551615B", &bytes), 0);
+    assert_int_equal(bytes, UINT64_MAX);
+    assert_int_equal(options_parse_size("16777215T", &bytes), 0);
+    assert_int_equal(bytes, 16777215ULL << 40);
+
+    static const char *const bad[] = {
+        "", "abc", "10X", "G", "-5", "+5", " 5", "5 ", "5GG", "5GiBB", "5Bi", "5BB", "5iB",
+        "99999999999999999999", "18446744073709551616B", "16777216T", "17592186044416M",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bytes = 12345;
+        if (options_parse_size(bad[i], &bytes) != -1)
+            fail_msg("\"%s\" parsed as %llu", bad[i], (unsigned long long)bytes);
+        assert_int_equal(bytes, 12345); /* untouched on failure */
+    }
+    assert_int_equal(options_parse_size(NULL, &bytes), -1);
+}
+
+static void test_cpus(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "--cpus", "4", "k"), 0);
+    assert_int_equal(options.cpu_count, 4);
+    assert_int_equal(PARSE(&options, &error, "--cpus=255", "k"), 0);
+    assert_int_equal(options.cpu_count, 255);
+
+    static const char *const bad[] = {"0", "-1", "abc", "", "4x", "1.5", " 2", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (PARSE(&options, &error, "--cpus", bad[i], "k") != -1)
+            fail_msg("--cpus \"%s\" accepted as %d", bad[i], options.cpu_count);
+        assert_error_mentions(&error, "--cpus");
+    }
+    assert_int_equal(PARSE(&options, &error, "--cpus", "0", "k"), -1);
+    assert_error_mentions(&error, "at least one");
+}
+
+static void test_unknown_options(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "-x", "k"), -1);
+    assert_error_mentions(&error, "-x");
+    assert_error_mentions(&error, "unknown option");
+    assert_int_equal(PARSE(&options, &error, "--bogus", "k"), -1);
+    assert_error_mentions(&error, "--bogus");
+    assert_error_mentions(&error, "unknown option");
+    assert_int_equal(PARSE(&options, &error, "--bogus=1", "k"), -1);
+    assert_error_mentions(&error, "unknown option");
+    /* An unknown option after a good one is still caught. */
+    assert_int_equal(PARSE(&options, &error, "--cpus", "2", "-Z", "k"), -1);
+    assert_error_mentions(&error, "-Z");
+}
+
+static void test_missing_arguments(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "k", "-r"), -1);
+    assert_error_mentions(&error, "-r");
+    assert_error_mentions(&error, "needs an argument");
+    assert_int_equal(PARSE(&options, &error, "k", "-c"), -1);
+    assert_error_mentions(&error, "-c");
+    assert_error_mentions(&error, "needs an argument");
+    assert_int_equal(PARSE(&options, &error, "k", "--ramdisk"), -1);
+    assert_error_mentions(&error, "needs an argument");
+}
+
+/* A long option whose val is not a character (--memory, --cpus) must still be
+ * named when its argument is missing. */
+static void test_missing_argument_of_long_only_option(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "k", "--memory"), -1);
+    assert_error_mentions(&error, "needs an argument");
+    assert_error_mentions(&error, "memory");
+    assert_int_equal(PARSE(&options, &error, "k", "--cpus"), -1);
+    assert_error_mentions(&error, "needs an argument");
+    assert_error_mentions(&error, "cpus");
+    /* Likewise an argument given to --version, which takes none. */
+    assert_int_equal(PARSE(&options, &error, "k", "--version=1"), -1);
+    assert_error_mentions(&error, "version");
+}
+
+static void test_kernel_count(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "--cpus", "2"), -1);
+    assert_error_mentions(&error, "no kernel");
+    assert_int_equal(parse_arguments(&options, &error, (const char *)NULL), -1);
+    assert_error_mentions(&error, "no kernel");
+    assert_int_equal(PARSE(&options, &error, "one", "two"), -1);
+    assert_error_mentions(&error, "two");
+    assert_error_mentions(&error, "one");
+    /* "--" ends the options: a kernel file named like an option. */
+    assert_int_equal(PARSE(&options, &error, "--", "-weird"), 0);
+    assert_string_equal(options.kernel_path, "-weird");
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "--help"), 0);
+    assert_true(options.show_help);
+    assert_int_equal(PARSE(&options, &error, "-h"), 0);
+    assert_true(options.show_help);
+    /* --help wins over what follows, even a bad option. */
+    assert_int_equal(PARSE(&options, &error, "-h", "--bogus"), 0);
+    assert_true(options.show_help);
+    assert_int_equal(PARSE(&options, &error, "--version"), 0);
+    assert_true(options.show_version);
+    assert_false(options.show_help);
+}
+
+static void test_reparse_starts_fresh(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "-c", "a", "--memory", "2G", "--cpus", "3", "k"), 0);
+    assert_int_equal(PARSE(&options, &error, "k2"), 0);
+    assert_string_equal(options.cmdline, "");
+    assert_int_equal(options.memory_size, 1ULL << 30);
+    assert_int_equal(options.cpu_count, 1);
+    assert_string_equal(options.kernel_path, "k2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_ramdisk_and_cmdline),
+        cmocka_unit_test(test_cmdline_too_long),
+        cmocka_unit_test(test_memory_sizes),
+        cmocka_unit_test(test_memory_rejected),
+        cmocka_unit_test(test_parse_size_directly),
+        cmocka_unit_test(test_cpus),
+        cmocka_unit_test(test_unknown_options),
+        cmocka_unit_test(test_missing_arguments),
+        cmocka_unit_test(test_missing_argument_of_long_only_option),
+        cmocka_unit_test(test_kernel_count),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_reparse_starts_fresh),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
