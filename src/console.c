@@ -83,11 +83,18 @@ enum console_escape_result console_escape_feed(struct console_escape *escape, ui
     }
 }
 
-/* Called from the event loop (pause) and from a vCPU thread (resume); the
- * epoll change is idempotent, so no shared flag is needed. */
-static void console_pause(struct console *console, bool pause)
+/* The UART's flow control, called under its lock (so pause and resume keep
+ * their order).  A paused input is taken out of epoll altogether: a pipe whose
+ * writer has gone would otherwise report EPOLLHUP, and wake us, forever. */
+static void console_on_flow(void *opaque, bool accept)
 {
-    event_loop_rewatch(console->loop, &console->input, pause ? 0 : EPOLLIN);
+    struct console *console = opaque;
+    if (atomic_load(&console->input_closed))
+        return;
+    if (accept)
+        event_loop_watch(console->loop, &console->input, EPOLLIN);
+    else
+        event_loop_forget(console->loop, &console->input);
 }
 
 static void console_on_input(struct event_source *source, uint32_t events)
@@ -95,10 +102,8 @@ static void console_on_input(struct event_source *source, uint32_t events)
     struct console *console = source->opaque;
     (void)events;
     size_t room = uart_input_room(console->uart);
-    if (room == 0) {
-        console_pause(console, true); /* the UART calls back when the guest drains it */
-        return;
-    }
+    if (room == 0)
+        return; /* paused: the UART resumes us when the guest listens or drains */
     uint8_t buffer[256];
     if (room > sizeof(buffer) / 2)
         room = sizeof(buffer) / 2; /* each byte may expand to two */
@@ -107,6 +112,7 @@ static void console_on_input(struct event_source *source, uint32_t events)
         return;
     if (count <= 0) {
         /* End of input: the guest keeps running; there is just no more to type. */
+        atomic_store(&console->input_closed, true);
         event_loop_forget(console->loop, source);
         return;
     }
@@ -136,12 +142,6 @@ static void console_on_input(struct event_source *source, uint32_t events)
     uart_receive(console->uart, to_guest, to_guest_count);
 }
 
-static void console_on_room(void *opaque)
-{
-    struct console *console = opaque;
-    console_pause(console, false);
-}
-
 int console_start(struct console *console, struct event_loop *loop, struct uart *uart,
                   void (*quit)(void *), void *quit_opaque, struct error *error)
 {
@@ -152,8 +152,8 @@ int console_start(struct console *console, struct event_loop *loop, struct uart 
     console->quit_opaque = quit_opaque;
     console->interactive = isatty(STDIN_FILENO);
     console->input = (struct event_source){STDIN_FILENO, console_on_input, console};
-    uart->input_room = console_on_room;
-    uart->input_room_opaque = console;
+    uart->input_flow = console_on_flow;
+    uart->input_flow_opaque = console;
     if (event_loop_watch(loop, &console->input, EPOLLIN) < 0) {
         /* A regular file or /dev/null cannot be polled: no input, then. */
         if (errno == EPERM)

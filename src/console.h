@@ -4,6 +4,7 @@
 #ifndef GUEST_CONSOLE_H
 #define GUEST_CONSOLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ struct console {
     struct uart *uart;
     struct console_escape escape;
     bool interactive; /* stdin is a terminal: raw mode and escape keys */
+    atomic_bool input_closed;
     void (*quit)(void *opaque);
     void *quit_opaque;
 };

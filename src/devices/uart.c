@@ -83,6 +83,16 @@ static void uart_update_irq(struct uart *uart)
     }
 }
 
+/* Lock held.  Tells a paused source it may send again. */
+static void uart_resume_input(struct uart *uart)
+{
+    if (!uart->input_paused || !(uart->ier & IER_RECEIVE))
+        return;
+    uart->input_paused = false;
+    if (uart->input_flow)
+        uart->input_flow(uart->input_flow_opaque, true);
+}
+
 static void uart_push_input(struct uart *uart, uint8_t byte)
 {
     if (uart->input_count == UART_INPUT_CAPACITY)
@@ -126,7 +136,7 @@ static uint8_t uart_modem_status_in_loopback(const struct uart *uart)
     return status;
 }
 
-static uint8_t uart_read_register(struct uart *uart, unsigned reg, bool *room_opened)
+static uint8_t uart_read_register(struct uart *uart, unsigned reg)
 {
     switch (reg) {
     case REG_DATA: {
@@ -137,10 +147,8 @@ static uint8_t uart_read_register(struct uart *uart, unsigned reg, bool *room_op
             byte = uart->input[uart->input_head];
             uart->input_head = (uart->input_head + 1) % UART_INPUT_CAPACITY;
             uart->input_count--;
-            if (uart->input_was_full && uart->input_count <= UART_INPUT_CAPACITY / 2) {
-                uart->input_was_full = false;
-                *room_opened = true;
-            }
+            if (uart->input_count <= UART_INPUT_CAPACITY / 2)
+                uart_resume_input(uart);
         }
         if (!uart->input_count)
             uart->lsr &= ~LSR_DATA_READY;
@@ -175,8 +183,7 @@ static uint8_t uart_read_register(struct uart *uart, unsigned reg, bool *room_op
     }
 }
 
-static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value,
-                                bool *room_opened)
+static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value)
 {
     switch (reg) {
     case REG_DATA:
@@ -193,11 +200,10 @@ static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value,
         /* Enabling the THR-empty interrupt while the THR is empty raises it. */
         if (!(uart->ier & IER_TRANSMIT_EMPTY) && (value & IER_TRANSMIT_EMPTY))
             uart->thr_interrupt_pending = true;
-        if (!(uart->ier & IER_RECEIVE) && (value & IER_RECEIVE) && uart->input_was_full) {
-            uart->input_was_full = false;
-            *room_opened = true;
-        }
+        bool starts_listening = !(uart->ier & IER_RECEIVE) && (value & IER_RECEIVE);
         uart->ier = value & 0x0f;
+        if (starts_listening)
+            uart_resume_input(uart);
         uart_update_irq(uart);
         break;
     case REG_IIR:
@@ -208,10 +214,7 @@ static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value,
             uart->lsr &= ~LSR_DATA_READY;
             /* Linux clears the FIFO when it opens the port: a console that
              * stopped reading because we were full must hear there is room. */
-            if (uart->input_was_full) {
-                uart->input_was_full = false;
-                *room_opened = true;
-            }
+            uart_resume_input(uart);
         }
         uart_update_irq(uart);
         break;
@@ -234,25 +237,19 @@ static void uart_write_register(struct uart *uart, unsigned reg, uint8_t value,
 void uart_port_read(void *opaque, uint64_t offset, void *data, unsigned length)
 {
     struct uart *uart = opaque;
-    bool room_opened = false;
     memset(data, 0, length);
     pthread_mutex_lock(&uart->lock);
-    ((uint8_t *)data)[0] = uart_read_register(uart, (unsigned)offset, &room_opened);
+    ((uint8_t *)data)[0] = uart_read_register(uart, (unsigned)offset);
     pthread_mutex_unlock(&uart->lock);
-    if (room_opened && uart->input_room)
-        uart->input_room(uart->input_room_opaque);
 }
 
 void uart_port_write(void *opaque, uint64_t offset, const void *data, unsigned length)
 {
     struct uart *uart = opaque;
-    bool room_opened = false;
     (void)length; /* wider accesses write their low byte, as on an ISA bus */
     pthread_mutex_lock(&uart->lock);
-    uart_write_register(uart, (unsigned)offset, ((const uint8_t *)data)[0], &room_opened);
+    uart_write_register(uart, (unsigned)offset, ((const uint8_t *)data)[0]);
     pthread_mutex_unlock(&uart->lock);
-    if (room_opened && uart->input_room)
-        uart->input_room(uart->input_room_opaque);
 }
 
 size_t uart_input_room(struct uart *uart)
@@ -264,8 +261,11 @@ size_t uart_input_room(struct uart *uart)
      * would throw away anything typed or piped in before. */
     if (!(uart->ier & IER_RECEIVE))
         room = 0;
-    if (room == 0)
-        uart->input_was_full = true;
+    if (room == 0 && !uart->input_paused) {
+        uart->input_paused = true;
+        if (uart->input_flow)
+            uart->input_flow(uart->input_flow_opaque, false);
+    }
     pthread_mutex_unlock(&uart->lock);
     return room;
 }
@@ -276,8 +276,6 @@ size_t uart_receive(struct uart *uart, const uint8_t *bytes, size_t count)
     size_t taken = 0;
     while (taken < count && uart->input_count < UART_INPUT_CAPACITY)
         uart_push_input(uart, bytes[taken++]);
-    if (uart->input_count == UART_INPUT_CAPACITY)
-        uart->input_was_full = true;
     uart_update_irq(uart);
     pthread_mutex_unlock(&uart->lock);
     return taken;

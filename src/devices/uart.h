@@ -18,15 +18,18 @@ struct uart {
     /* Raises or lowers the interrupt line; called with the lock held. */
     void (*set_irq)(void *opaque, int level);
     void *irq_opaque;
-    /* Called (without the lock) when input room opens up after being full. */
-    void (*input_room)(void *opaque);
-    void *input_room_opaque;
+    /* Flow control towards the input's source: accept=false when the UART
+     * cannot take input (full, or the guest not listening), accept=true when
+     * it can again.  Called with the lock held, so a pause and the resume
+     * after it can never be seen in the wrong order. */
+    void (*input_flow)(void *opaque, bool accept);
+    void *input_flow_opaque;
     int output_fd;
 
     uint8_t ier, iir_fifo_bits, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
     bool thr_interrupt_pending;
     int irq_level;
-    bool input_was_full;
+    bool input_paused;
 
     uint8_t input[UART_INPUT_CAPACITY];
     size_t input_head, input_count;
@@ -39,8 +42,8 @@ void uart_port_read(void *uart, uint64_t offset, void *data, unsigned length);
 void uart_port_write(void *uart, uint64_t offset, const void *data, unsigned length);
 
 /* Bytes of input the UART can take now: none until the guest enables
- * receive interrupts, and none while the buffer is full.  After a 0, the
- * input_room callback says when to try again. */
+ * receive interrupts, and none while the buffer is full.  A 0 pauses the
+ * source through input_flow, which resumes it when there is room. */
 size_t uart_input_room(struct uart *uart);
 
 /* Queues received bytes (at most the room; returns how many were taken). */

@@ -19,9 +19,10 @@ static void record_irq(void *opaque, int level)
     irq_level = level;
 }
 
-static void note_room(void *opaque)
+static void note_room(void *opaque, bool accept)
 {
     (void)opaque;
+    (void)accept;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct uart uart;
     irq_level = 0;
     uart_init(&uart, null_fd, record_irq, NULL);
-    uart.input_room = note_room;
+    uart.input_flow = note_room;
 
     size_t i = 0;
     while (i < size) {

@@ -44,12 +44,16 @@ struct fixture {
     struct irq_log irq;
     int pipe[2];
     int room_calls;
+    int pause_calls;
 };
 
-static void count_room(void *opaque)
+static void count_room(void *opaque, bool accept)
 {
     struct fixture *fixture = opaque;
-    fixture->room_calls++;
+    if (accept)
+        fixture->room_calls++;
+    else
+        fixture->pause_calls++;
 }
 
 static int setup(void **state)
@@ -58,8 +62,8 @@ static int setup(void **state)
     if (!fixture || pipe2(fixture->pipe, O_NONBLOCK))
         return -1;
     uart_init(&fixture->uart, fixture->pipe[1], record_irq, &fixture->irq);
-    fixture->uart.input_room = count_room;
-    fixture->uart.input_room_opaque = fixture;
+    fixture->uart.input_flow = count_room;
+    fixture->uart.input_flow_opaque = fixture;
     *state = fixture;
     return 0;
 }
@@ -239,6 +243,9 @@ static void test_input_capacity(void **state)
         assert_int_equal(port_read(fixture, RBR), bytes[i]);
     assert_int_equal(uart_receive(&fixture->uart, bytes + 7, UART_INPUT_CAPACITY),
                      UART_INPUT_CAPACITY);
+    assert_int_equal(uart_input_room(&fixture->uart), 0); /* the source pauses once */
+    assert_int_equal(uart_input_room(&fixture->uart), 0);
+    assert_int_equal(fixture->pause_calls, 2);
     for (size_t i = 0; i < UART_INPUT_CAPACITY; i++)
         assert_int_equal(port_read(fixture, RBR), bytes[7 + i]);
     assert_int_equal(fixture->room_calls, 2);
