@@ -6,6 +6,7 @@
 #include "exit_status.h"
 #include "x86/acpi.h"
 #include "x86/cpu_state.h"
+#include "x86/firmware.h"
 #include "x86/layout.h"
 
 static void machine_set_uart_irq(void *opaque, int level)
@@ -55,11 +56,14 @@ int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, in
         return -1;
 
     uint8_t *acpi_area = guest_memory_ptr(&machine->vm.memory, LAYOUT_ACPI_START,
-                                          LAYOUT_ACPI_END - LAYOUT_ACPI_START);
+                                          LAYOUT_ACPI_TABLES_END - LAYOUT_ACPI_START);
     if (!acpi_area)
         return error_set(error, "guest memory too small for the ACPI tables");
-    if (acpi_build_tables(acpi_area, LAYOUT_ACPI_START, LAYOUT_ACPI_END - LAYOUT_ACPI_START,
-                          cpu_count, &machine->rsdp_address, error))
+    if (acpi_build_tables(acpi_area, LAYOUT_ACPI_START,
+                          LAYOUT_ACPI_TABLES_END - LAYOUT_ACPI_START, cpu_count,
+                          &machine->rsdp_address, error))
+        return -1;
+    if (firmware_write_reset_vector(&machine->vm.memory, error))
         return -1;
     return cpu_state_write_boot_tables(&machine->vm.memory, error);
 }

@@ -31,9 +31,13 @@
 #define LAYOUT_EBDA_START 0x9fc00
 #define LAYOUT_LEGACY_HOLE_START 0xa0000
 
-/* ACPI tables, in the BIOS area where a legacy RSDP scan also finds them. */
+/* ACPI tables, in the BIOS area where a legacy RSDP scan also finds them.
+ * The whole BIOS area (0xe0000..1 MiB) is reserved in the e820 map. */
 #define LAYOUT_ACPI_START 0xe0000
+#define LAYOUT_ACPI_TABLES_END 0xf0000
 #define LAYOUT_ACPI_END 0x100000
+/* Where a real-mode jump to the BIOS reset entry (f000:fff0) lands. */
+#define LAYOUT_RESET_VECTOR 0xffff0
 
 #define LAYOUT_HIGH_MEMORY_START 0x100000ULL /* 1 MiB */
 
