@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ static int options_parse_count(const char *text, int *count)
     errno = 0;
     char *end;
     long value = strtol(text, &end, 10);
-    if (errno || *end || value > 1 << 16)
+    if (errno || *end || value > INT_MAX)
         return -1;
     *count = (int)value;
     return 0;
