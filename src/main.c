@@ -28,7 +28,8 @@ static int fail(const char *message)
     return GUEST_EXIT_ERROR;
 }
 
-/* Maps a whole file read-only; files are checked to be regular and non-empty. */
+/* Opens and maps a whole file read-only (the loaders parse headers from the
+ * mapping and pread the bulk); files are checked to be regular and non-empty. */
 static int map_file(const char *path, const char *role, struct boot_file *file,
                     struct error *error)
 {
@@ -49,11 +50,12 @@ static int map_file(const char *path, const char *role, struct boot_file *file,
         return error_set(error, "%s: empty file (a %s cannot be empty)", path, role);
     }
     void *data = mmap(NULL, (size_t)status.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int saved = errno;
-    close(fd);
-    if (data == MAP_FAILED)
+    if (data == MAP_FAILED) {
+        int saved = errno;
+        close(fd);
         return error_set(error, "%s: %s", path, strerror(saved));
-    *file = (struct boot_file){path, data, (size_t)status.st_size};
+    }
+    *file = (struct boot_file){path, data, (size_t)status.st_size, true, fd};
     return 0;
 }
 
@@ -152,8 +154,11 @@ int main(int argc, char **argv)
         return fail(error.message);
     /* The files are in guest memory now; drop our mappings of them. */
     munmap((void *)config.kernel.data, config.kernel.size);
-    if (config.initrd.data)
+    close(config.kernel.fd);
+    if (config.initrd.data) {
         munmap((void *)config.initrd.data, config.initrd.size);
+        close(config.initrd.fd);
+    }
 
     int status = machine_run(&machine, &entry, &error);
     if (status < 0) {

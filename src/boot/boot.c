@@ -1,6 +1,8 @@
 #include "boot/boot.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PAGE_SIZE 4096ULL
 
@@ -32,5 +34,30 @@ int boot_copy_to_guest(const struct guest_memory *memory, uint64_t guest_address
         return error_set(error, "%s: %zu bytes at guest address 0x%llx are outside guest memory",
                          what, length, (unsigned long long)guest_address);
     memcpy(destination, bytes, length);
+    return 0;
+}
+
+int boot_copy_file_to_guest(const struct guest_memory *memory, uint64_t guest_address,
+                            const struct boot_file *file, size_t offset, size_t length,
+                            struct error *error)
+{
+    uint8_t *destination = guest_memory_ptr(memory, guest_address, length);
+    if (!destination)
+        return error_set(error, "%s: %zu bytes at guest address 0x%llx are outside guest memory",
+                         file->path, length, (unsigned long long)guest_address);
+    if (!file->read_from_fd) {
+        memcpy(destination, file->data + offset, length);
+        return 0;
+    }
+    size_t done = 0;
+    while (done < length) {
+        ssize_t count = pread(file->fd, destination + done, length - done, (off_t)(offset + done));
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return error_set(error, "%s: %s", file->path,
+                             count < 0 ? strerror(errno) : "file shrank while loading");
+        done += (size_t)count;
+    }
     return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef GUEST_BOOT_BOOT_H
 #define GUEST_BOOT_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,8 +12,13 @@
 
 struct boot_file {
     const char *path; /* for messages */
-    const uint8_t *data;
+    const uint8_t *data; /* the whole file, for parsing (only headers get touched) */
     size_t size;
+    /* When set, bulk copies into guest memory read from fd instead of data:
+     * pread leaves no file pages mapped in the VMM, so they never count in
+     * its resident memory. */
+    bool read_from_fd;
+    int fd;
 };
 
 struct boot_config {
@@ -40,6 +46,12 @@ struct boot_entry {
 int boot_place_initrd(const struct guest_memory *memory, uint64_t lowest, uint64_t limit,
                       uint64_t initrd_size, const char *initrd_path, uint64_t *address,
                       struct error *error);
+
+/* Copies file bytes [offset, offset + length) to guest_address, through the
+ * checked path.  The caller has checked the range lies inside the file. */
+int boot_copy_file_to_guest(const struct guest_memory *memory, uint64_t guest_address,
+                            const struct boot_file *file, size_t offset, size_t length,
+                            struct error *error);
 
 /* Copies bytes into guest memory through the checked path. */
 int boot_copy_to_guest(const struct guest_memory *memory, uint64_t guest_address,

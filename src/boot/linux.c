@@ -158,8 +158,8 @@ int bzimage_load(const struct bzimage_info *info, const struct boot_config *conf
                                 "limit of %u",
                          kernel_path, cmdline_length, info->cmdline_size);
 
-    if (boot_copy_to_guest(memory, info->load_address, config->kernel.data + info->setup_size,
-                           info->kernel_size, kernel_path, error))
+    if (boot_copy_file_to_guest(memory, info->load_address, &config->kernel, info->setup_size,
+                                info->kernel_size, error))
         return -1;
     if (boot_copy_to_guest(memory, LAYOUT_CMDLINE, config->cmdline, cmdline_length + 1,
                            "command line", error))
@@ -181,8 +181,8 @@ int bzimage_load(const struct bzimage_info *info, const struct boot_config *conf
         if (boot_place_initrd(memory, kernel_end, (uint64_t)info->initrd_address_max + 1,
                               config->initrd.size, config->initrd.path, &initrd_address, error))
             return -1;
-        if (boot_copy_to_guest(memory, initrd_address, config->initrd.data, config->initrd.size,
-                               config->initrd.path, error))
+        if (boot_copy_file_to_guest(memory, initrd_address, &config->initrd, 0,
+                                    config->initrd.size, error))
             return -1;
         write32(zero_page + RAMDISK_IMAGE, (uint32_t)initrd_address);
         write32(zero_page + RAMDISK_SIZE, (uint32_t)config->initrd.size);

@@ -164,7 +164,9 @@ int pvh_load(const struct pvh_info *info, const struct boot_config *config,
         if (!destination)
             return error_set(error, "%s: segment at 0x%llx is outside guest memory", kernel_path,
                              (unsigned long long)segment->physical_address);
-        memcpy(destination, config->kernel.data + segment->file_offset, segment->file_size);
+        if (boot_copy_file_to_guest(memory, segment->physical_address, &config->kernel,
+                                    segment->file_offset, segment->file_size, error))
+            return -1;
         memset(destination + segment->file_size, 0, segment->memory_size - segment->file_size);
     }
 
@@ -187,8 +189,8 @@ int pvh_load(const struct pvh_info *info, const struct boot_config *config,
         if (boot_place_initrd(memory, info->image_end, LAYOUT_LOW_RAM_LIMIT, config->initrd.size,
                               config->initrd.path, &initrd_address, error))
             return -1;
-        if (boot_copy_to_guest(memory, initrd_address, config->initrd.data, config->initrd.size,
-                               config->initrd.path, error))
+        if (boot_copy_file_to_guest(memory, initrd_address, &config->initrd, 0,
+                                    config->initrd.size, error))
             return -1;
         struct hvm_module module = {.address = initrd_address, .size = config->initrd.size};
         if (boot_copy_to_guest(memory, LAYOUT_PVH_MODULES, &module, sizeof(module),
