@@ -152,3 +152,19 @@ cpio_entry() {
 		pad=$((pad - 1))
 	done
 }
+
+# The [-f] [-h] options of the image scripts: sets force=1 for -f, shows the
+# script's usage for -h; anything else is a usage error.
+parse_force_option() {
+	force=0
+	local opt OPTIND=1
+	while getopts fh opt; do
+		case $opt in
+		f) force=1 ;;
+		h) usage; exit 0 ;;
+		*) usage >&2; exit 2 ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || { usage >&2; exit 2; }
+}

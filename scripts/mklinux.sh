@@ -24,16 +24,7 @@ the one linux-image-amd64 depends on, plus -unsigned).
 EOF
 }
 
-force=0
-while getopts fh opt; do
-	case $opt in
-	f) force=1 ;;
-	h) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -eq 0 ] || { usage >&2; exit 2; }
+parse_force_option "$@"
 
 out=$GUEST_CACHE/linux
 debs=$GUEST_CACHE/debs

@@ -20,16 +20,7 @@ $GUEST_CACHE/linux (scripts/mklinux.sh is run if it is missing).
 EOF
 }
 
-force=0
-while getopts fh opt; do
-	case $opt in
-	f) force=1 ;;
-	h) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -eq 0 ] || { usage >&2; exit 2; }
+parse_force_option "$@"
 
 linux=$GUEST_CACHE/linux
 if [ ! -s "$linux/version" ] || [ ! -s "$linux/modules/modules.dep" ]; then
