@@ -56,27 +56,25 @@ def run_once(command, guest_memory_bytes, timeout):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    # A VMM that hangs silently must not hang the benchmark.
+    killer = threading.Timer(timeout, process.kill)
+    killer.start()
     marker_time = None
     output = b""
-    deadline = started + timeout
     for line in process.stdout:
         output += line
         if marker_time is None and MARKER in line:
             marker_time = time.monotonic() - started
-        if time.monotonic() > deadline:
-            process.kill()
-            break
-    try:
-        status = process.wait(timeout=max(1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        process.kill()
-        status = process.wait()
+    status = process.wait()
     exit_time = time.monotonic() - started
+    killer.cancel()
     done.set()
     sampler.join()
     error = process.stderr.read().decode(errors="replace")
     if marker_time is None or status != 0:
         tail = output[-600:].decode(errors="replace")
+        if exit_time >= timeout:
+            output += f"\n(killed after {timeout:.0f} s)".encode()
         raise RuntimeError(f"{command[0]} run failed (status {status}, marker "
                            f"{'seen' if marker_time else 'not seen'}):\n{tail}\n{error}")
     return marker_time, exit_time, peak[0]
@@ -95,7 +93,7 @@ def main():
     parser.add_argument("--qemu", default="qemu-system-x86_64")
     parser.add_argument("--memory", default="1G")
     parser.add_argument("--extra-cmdline", default="")
-    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--timeout", type=float, default=150)
     args = parser.parse_args()
 
     memory_bytes = {"M": 1 << 20, "G": 1 << 30}[args.memory[-1]] * int(args.memory[:-1])
@@ -114,10 +112,16 @@ def main():
         "qemu-q35": qemu_common[:1] + ["-M", "q35"] + qemu_common[1:],
     }
     results = {name: [] for name in vmms}
+    failures = {name: 0 for name in vmms}
     # Interleave the VMMs so drift in the machine's load hits all alike.
     for run in range(args.runs):
         for name, command in vmms.items():
-            results[name].append(run_once(command, memory_bytes, args.timeout))
+            try:
+                results[name].append(run_once(command, memory_bytes, args.timeout))
+            except RuntimeError as error:
+                failures[name] += 1
+                print(f"  run {run + 1} {name:13s} FAILED: {error}", flush=True)
+                continue
             marker, exit_time, rss = results[name][-1]
             print(f"  run {run + 1} {name:13s} marker {marker:7.3f} s  exit {exit_time:7.3f} s  "
                   f"RSS overhead {rss / 1024:7.1f} MiB", flush=True)
@@ -129,6 +133,9 @@ def main():
              f"{'RSS overhead (MiB) med [min-max]':>34s}"
     print(header)
     medians = {}
+    if not all(results.values()):
+        print("bench/boot: a VMM never booted; no table")
+        return 1
     for name, rows in results.items():
         marker = summarize([r[0] for r in rows])
         exit_time = summarize([r[1] for r in rows])
@@ -143,6 +150,10 @@ def main():
         print(f"guest/{peer}: to marker {g[0] / q[0]:.2f}x, to exit {g[1] / q[1]:.2f}x, "
               f"RSS overhead {g[2] / q[2]:.2f}x")
     print("targets: boot <= 0.70x qemu-microvm; RSS overhead <= 0.20x qemu's")
+    for name, count in failures.items():
+        if count:
+            print(f"{name}: {count} of {args.runs} runs FAILED (see above)")
+    return 1 if any(failures.values()) else 0
 
 
 if __name__ == "__main__":

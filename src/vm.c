@@ -251,7 +251,10 @@ static void *vcpu_thread(void *opaque)
             vcpu_handle_mmio(vcpu);
             break;
         case KVM_EXIT_SHUTDOWN:
-            /* A triple fault: the last resort of Linux's reboot path. */
+            /* A triple fault: the last resort of Linux's reboot path, or a
+             * guest that crashed hard.  A PC resets; say so, since the
+             * latter is worth knowing. */
+            vcpu_log_failure(vcpu, "triple fault (CPU shutdown); the machine resets");
             vm_request_stop(vm, GUEST_EXIT_REBOOT);
             break;
         case KVM_EXIT_SYSTEM_EVENT:
