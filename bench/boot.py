@@ -9,6 +9,7 @@ resident memory minus the resident part of the guest-RAM mapping, sampled
 while it runs, peak taken.  Prints medians, min/max and guest/QEMU ratios.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -84,22 +85,71 @@ def summarize(values):
     return statistics.median(values), min(values), max(values)
 
 
+def report(results, failures, runs, memory, kernel, initrd, cmdline):
+    print()
+    print(f"boot benchmark: {runs} runs each, {memory} guest memory, 1 vCPU")
+    print(f"kernel {kernel}\ninitrd {initrd}\ncmdline {cmdline}")
+    header = f"{'VMM':14s} {'to marker (s) med [min-max]':>30s} {'to exit (s) med [min-max]':>30s} " \
+             f"{'RSS overhead (MiB) med [min-max]':>34s}"
+    print(header)
+    if not all(results.values()):
+        print("bench/boot: a VMM never booted; no table")
+        return 1
+    medians = {}
+    for name, rows in results.items():
+        marker = summarize([r[0] for r in rows])
+        exit_time = summarize([r[1] for r in rows])
+        rss = summarize([r[2] / 1024 for r in rows])
+        medians[name] = (marker[0], exit_time[0], rss[0])
+        print(f"{name:14s} {marker[0]:12.3f} [{marker[1]:.3f}-{marker[2]:.3f}]"
+              f" {exit_time[0]:14.3f} [{exit_time[1]:.3f}-{exit_time[2]:.3f}]"
+              f" {rss[0]:16.1f} [{rss[1]:.1f}-{rss[2]:.1f}]  ({len(rows)} runs)")
+    print()
+    for peer in ("qemu-microvm", "qemu-q35"):
+        g, q = medians["guest"], medians[peer]
+        print(f"guest/{peer}: to marker {g[0] / q[0]:.2f}x, to exit {g[1] / q[1]:.2f}x, "
+              f"RSS overhead {g[2] / q[2]:.2f}x")
+    print("targets: boot <= 0.70x qemu-microvm; RSS overhead <= 0.20x qemu's")
+    for name, count in failures.items():
+        if count:
+            print(f"{name}: {count} runs FAILED (see above)")
+    return 1 if any(failures.values()) else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--kernel", required=True)
-    parser.add_argument("--initrd", required=True)
+    parser.add_argument("--kernel")
+    parser.add_argument("--initrd")
     parser.add_argument("--guest", default="build/guest")
     parser.add_argument("--qemu", default="qemu-system-x86_64")
     parser.add_argument("--memory", default="1G")
     parser.add_argument("--extra-cmdline", default="")
     parser.add_argument("--timeout", type=float, default=150)
+    parser.add_argument("--json-line", action="store_true",
+                        help="print the raw results as one line 'BENCH-JSON {...}' instead of a table")
+    parser.add_argument("--report", nargs="+", metavar="FILE",
+                        help="merge the JSON results in FILEs (from --json-line) and print the table")
     args = parser.parse_args()
 
-    memory_bytes = {"M": 1 << 20, "G": 1 << 30}[args.memory[-1]] * int(args.memory[:-1])
-    # The exact command line guest composes, given to QEMU too.
     user = f'initcmd=true {args.extra_cmdline}'.strip()
+    # The exact command line guest composes, given to QEMU too.
     cmdline = f"console=ttyS0,115200 io_delay=none panic=-1 {user}"
+    if args.report:
+        results, failures = {}, {}
+        for path in args.report:
+            with open(path) as file:
+                part = json.load(file)
+            for name, rows in part["results"].items():
+                results.setdefault(name, []).extend(rows)
+            for name, count in part["failures"].items():
+                failures[name] = failures.get(name, 0) + count
+        runs = max(len(rows) + failures.get(name, 0) for name, rows in results.items())
+        return report(results, failures, runs, args.memory, args.kernel, args.initrd, cmdline)
+
+    if not args.kernel or not args.initrd:
+        parser.error("--kernel and --initrd are needed")
+    memory_bytes = {"M": 1 << 20, "G": 1 << 30}[args.memory[-1]] * int(args.memory[:-1])
     qemu_common = [args.qemu, "-accel", "kvm", "-cpu", "host", "-m", args.memory, "-smp", "1",
                    "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",
                    "-kernel", args.kernel, "-initrd", args.initrd, "-append", cmdline]
@@ -125,35 +175,10 @@ def main():
             marker, exit_time, rss = results[name][-1]
             print(f"  run {run + 1} {name:13s} marker {marker:7.3f} s  exit {exit_time:7.3f} s  "
                   f"RSS overhead {rss / 1024:7.1f} MiB", flush=True)
-
-    print()
-    print(f"boot benchmark: {args.runs} runs each, {args.memory} guest memory, 1 vCPU")
-    print(f"kernel {args.kernel}\ninitrd {args.initrd}\ncmdline {cmdline}")
-    header = f"{'VMM':14s} {'to marker (s) med [min-max]':>30s} {'to exit (s) med [min-max]':>30s} " \
-             f"{'RSS overhead (MiB) med [min-max]':>34s}"
-    print(header)
-    medians = {}
-    if not all(results.values()):
-        print("bench/boot: a VMM never booted; no table")
-        return 1
-    for name, rows in results.items():
-        marker = summarize([r[0] for r in rows])
-        exit_time = summarize([r[1] for r in rows])
-        rss = summarize([r[2] / 1024 for r in rows])
-        medians[name] = (marker[0], exit_time[0], rss[0])
-        print(f"{name:14s} {marker[0]:12.3f} [{marker[1]:.3f}-{marker[2]:.3f}]"
-              f" {exit_time[0]:14.3f} [{exit_time[1]:.3f}-{exit_time[2]:.3f}]"
-              f" {rss[0]:16.1f} [{rss[1]:.1f}-{rss[2]:.1f}]")
-    print()
-    for peer in ("qemu-microvm", "qemu-q35"):
-        g, q = medians["guest"], medians[peer]
-        print(f"guest/{peer}: to marker {g[0] / q[0]:.2f}x, to exit {g[1] / q[1]:.2f}x, "
-              f"RSS overhead {g[2] / q[2]:.2f}x")
-    print("targets: boot <= 0.70x qemu-microvm; RSS overhead <= 0.20x qemu's")
-    for name, count in failures.items():
-        if count:
-            print(f"{name}: {count} of {args.runs} runs FAILED (see above)")
-    return 1 if any(failures.values()) else 0
+    if args.json_line:
+        print("BENCH-JSON " + json.dumps({"results": results, "failures": failures}), flush=True)
+        return 0
+    return report(results, failures, args.runs, args.memory, args.kernel, args.initrd, cmdline)
 
 
 if __name__ == "__main__":
