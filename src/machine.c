@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "exit_status.h"
+#include "log.h"
 #include "x86/acpi.h"
 #include "x86/cpu_state.h"
 #include "x86/firmware.h"
@@ -32,8 +33,33 @@ static const struct bus_ops acpi_power_ops = {power_acpi_read, power_acpi_write}
 static const struct bus_ops i8042_data_ops = {power_i8042_read, NULL};
 static const struct bus_ops i8042_command_ops = {power_i8042_read, power_i8042_command_write};
 
+/* The virtio devices on PCI: entropy always, then the disks in order. */
+static int machine_create_virtio(struct machine *machine, struct virtio_blk *disks,
+                                 int disk_count, struct error *error)
+{
+    struct vm *vm = &machine->vm;
+    if (disk_count > MACHINE_MAX_DISKS)
+        return error_set(error, "too many disks (at most %d)", MACHINE_MAX_DISKS);
+    if (pci_bus_init(&machine->pci, &vm->pio_bus, &vm->mmio_bus, error) ||
+        eventfds_init(&machine->eventfds, vm->vm_fd, error))
+        return -1;
+    if (virtio_rng_init(&machine->rng, &vm->memory, error) ||
+        virtio_pci_create(&machine->rng_transport, &machine->rng.device, &machine->pci,
+                          &machine->eventfds, error))
+        return -1;
+    machine->disks = disks;
+    for (int i = 0; i < disk_count; i++) {
+        if (virtio_blk_init(&disks[i], &vm->memory, error) ||
+            virtio_pci_create(&machine->disk_transports[i], &disks[i].device, &machine->pci,
+                              &machine->eventfds, error))
+            return -1;
+        machine->disk_count = i + 1;
+    }
+    return 0;
+}
+
 int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, int cpu_count,
-                   struct error *error)
+                   struct virtio_blk *disks, int disk_count, struct error *error)
 {
     memset(machine, 0, sizeof(*machine));
     machine->loop.epoll_fd = machine->loop.wake_fd = -1;
@@ -54,6 +80,8 @@ int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, in
         bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, &machine->power, error) ||
         bus_register(pio, I8042_COMMAND_PORT, 1, &i8042_command_ops, &machine->power, error))
         return -1;
+    if (machine_create_virtio(machine, disks, disk_count, error))
+        return -1;
 
     uint8_t *acpi_area = guest_memory_ptr(&machine->vm.memory, LAYOUT_ACPI_START,
                                           LAYOUT_ACPI_TABLES_END - LAYOUT_ACPI_START);
@@ -68,22 +96,54 @@ int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, in
     return cpu_state_write_boot_tables(&machine->vm.memory, error);
 }
 
+/* A disk the user asked for that the guest never drove is almost always a
+ * kernel without the driver: say so, once, at the end. */
+static void machine_report_unused_devices(struct machine *machine)
+{
+    for (int i = 0; i < machine->disk_count; i++) {
+        struct virtio_blk *disk = &machine->disks[i];
+        if (!disk->device.ever_driver_ok)
+            log_message("%s (%s): the guest never initialised this disk; does its kernel have "
+                        "virtio_blk and virtio_pci (built in, or loaded from the initrd)?",
+                        disk->name, disk->path);
+    }
+}
+
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error)
 {
     if (console_start(&machine->console, &machine->loop, &machine->uart, machine_quit, machine,
                       error))
         return -1;
+    /* Disks do blocking I/O, so each gets a thread; the rest share the loop. */
+    if (virtio_device_start(&machine->rng.device, &machine->loop, false, error))
+        return -1;
+    for (int i = 0; i < machine->disk_count; i++)
+        if (virtio_device_start(&machine->disks[i].device, &machine->loop, true, error))
+            return -1;
     if (event_loop_start(&machine->loop, error))
         return -1;
     console_enter_raw_mode();
     int status = vm_run(&machine->vm, entry, error);
     event_loop_stop(&machine->loop);
+    for (int i = 0; i < machine->disk_count; i++)
+        virtio_device_stop(&machine->disks[i].device, NULL);
     console_restore_terminal();
+    machine_report_unused_devices(machine);
     return status;
 }
 
 void machine_destroy(struct machine *machine)
 {
+    for (int i = 0; i < machine->disk_count; i++) {
+        virtio_pci_destroy(&machine->disk_transports[i]);
+        virtio_device_destroy(&machine->disks[i].device);
+    }
+    if (machine->rng_transport.device) {
+        virtio_pci_destroy(&machine->rng_transport);
+        virtio_device_destroy(&machine->rng.device);
+    }
+    if (machine->eventfds.routing)
+        eventfds_destroy(&machine->eventfds);
     event_loop_destroy(&machine->loop);
     vm_destroy(&machine->vm);
 }

@@ -4,11 +4,18 @@
 #define GUEST_MACHINE_H
 
 #include "console.h"
+#include "devices/pci.h"
 #include "devices/power.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
 #include "event_loop.h"
+#include "eventfds.h"
+#include "virtio/blk.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
 #include "vm.h"
+
+#define MACHINE_MAX_DISKS 16
 
 struct machine {
     struct vm vm;
@@ -18,11 +25,19 @@ struct machine {
     struct power power;
     struct console console;
     uint64_t rsdp_address;
+    struct pci_bus pci;
+    struct eventfds eventfds;
+    struct virtio_rng rng;
+    struct virtio_pci rng_transport;
+    struct virtio_blk *disks; /* opened by the caller: virtio_blk_open() */
+    int disk_count;
+    struct virtio_pci disk_transports[MACHINE_MAX_DISKS];
 };
 
-/* Creates the VM with its devices and ACPI tables; loads nothing yet. */
+/* Creates the VM with its devices and ACPI tables; loads nothing yet.
+ * disks (disk_count of them, already opened) become vda, vdb, ... */
 int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, int cpu_count,
-                   struct error *error);
+                   struct virtio_blk *disks, int disk_count, struct error *error);
 
 /* Connects the console, starts the event loop and runs until the guest ends. */
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error);

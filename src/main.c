@@ -141,8 +141,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &terminating, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Disks are opened and checked before the VM exists. */
+    static struct virtio_blk disks[OPTIONS_MAX_DISKS];
+    for (int i = 0; i < options.disk_count; i++)
+        if (virtio_blk_open(&disks[i], options.disks[i].path, options.disks[i].read_only,
+                            (unsigned)i, &error))
+            return fail(error.message);
+
     static struct machine machine;
-    if (machine_create(&machine, kvm_fd, options.memory_size, options.cpu_count, &error))
+    if (machine_create(&machine, kvm_fd, options.memory_size, options.cpu_count, disks,
+                       options.disk_count, &error))
         return fail(error.message);
     config.rsdp_address = machine.rsdp_address;
 
@@ -166,6 +174,8 @@ int main(int argc, char **argv)
         status = GUEST_EXIT_ERROR;
     }
     machine_destroy(&machine);
+    for (int i = 0; i < options.disk_count; i++)
+        virtio_blk_close(&disks[i]);
     close(kvm_fd);
     return status;
 }

@@ -12,7 +12,7 @@ enum { OPTION_MEMORY = 256, OPTION_CPUS, OPTION_VERSION };
 
 static const struct option long_options[] = {
     {"ramdisk", required_argument, NULL, 'r'}, {"initrd", required_argument, NULL, 'r'},
-    {"cmdline", required_argument, NULL, 'c'}, {"memory", required_argument, NULL, OPTION_MEMORY},
+    {"cmdline", required_argument, NULL, 'c'}, {"block", required_argument, NULL, 'b'}, {"memory", required_argument, NULL, OPTION_MEMORY},
     {"cpus", required_argument, NULL, OPTION_CPUS}, {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPTION_VERSION}, {NULL, 0, NULL, 0},
 };
@@ -64,6 +64,29 @@ static int options_parse_count(const char *text, int *count)
     return 0;
 }
 
+/* -b FILE[,ro|,rw]: the suffix is taken off only when it is one of those. */
+static int options_add_disk(struct options *options, const char *text, struct error *error)
+{
+    if (options->disk_count == OPTIONS_MAX_DISKS)
+        return error_set(error, "-b %s: too many disks (at most %d)", text, OPTIONS_MAX_DISKS);
+    struct disk_option *disk = &options->disks[options->disk_count];
+    size_t length = strlen(text);
+    const char *comma = strrchr(text, ',');
+    disk->read_only = false;
+    if (comma && (!strcmp(comma, ",ro") || !strcmp(comma, ",rw"))) {
+        disk->read_only = comma[1] == 'r' && comma[2] == 'o';
+        length = (size_t)(comma - text);
+    }
+    if (length >= sizeof(disk->path))
+        return error_set(error, "-b: file name too long");
+    memcpy(disk->path, text, length);
+    disk->path[length] = '\0';
+    if (!disk->path[0])
+        return error_set(error, "-b: no file name given");
+    options->disk_count++;
+    return 0;
+}
+
 static int options_append_cmdline(struct options *options, const char *text, struct error *error)
 {
     size_t used = strlen(options->cmdline);
@@ -86,10 +109,14 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     opterr = 0;
     optind = 0; /* full reset, so tests may parse repeatedly */
     int option;
-    while ((option = getopt_long(argc, argv, ":r:c:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, ":r:c:b:h", long_options, NULL)) != -1) {
         switch (option) {
         case 'r':
             options->initrd_path = optarg;
+            break;
+        case 'b':
+            if (options_add_disk(options, optarg, error))
+                return -1;
             break;
         case 'c':
             if (options_append_cmdline(options, optarg, error))
@@ -147,6 +174,9 @@ void options_print_help(const char *program)
            "machine with its serial console on this terminal.\n"
            "\n"
            "  -r, --ramdisk FILE  initial RAM disk (Linux initrd)\n"
+           "  -b, --block FILE[,ro]\n"
+           "                      a virtio disk backed by FILE (repeat: vda, vdb, ...); read-only\n"
+           "                      with ,ro or when FILE is not writable by you\n"
            "  -c, --cmdline TEXT  kernel command line, after the defaults (console=ttyS0,115200\n"
            "                      io_delay=none panic=-1); a console= of yours replaces ours;\n"
            "                      repeat -c to add more\n"

@@ -11,12 +11,22 @@
 #define OPTIONS_MIN_MEMORY (16ULL << 20)
 #define OPTIONS_MAX_MEMORY (1ULL << 40)
 #define OPTIONS_MAX_CMDLINE 4096
+#define OPTIONS_MAX_DISKS 16
+
+#define OPTIONS_MAX_PATH 4096
+
+struct disk_option {
+    char path[OPTIONS_MAX_PATH];
+    bool read_only; /* ",ro" after the file name */
+};
 
 struct options {
     const char *kernel_path;
     const char *initrd_path;
     char cmdline[OPTIONS_MAX_CMDLINE]; /* the user's -c strings, joined by spaces */
     bool cmdline_given;
+    struct disk_option disks[OPTIONS_MAX_DISKS]; /* -b, in order: vda, vdb, ... */
+    int disk_count;
     uint64_t memory_size;
     int cpu_count;
     bool show_help;

@@ -54,6 +54,8 @@ int vm_open_kvm(int *kvm_fd, struct error *error)
         {KVM_CAP_IRQCHIP, "in-kernel irqchip"},      {KVM_CAP_PIT2, "in-kernel PIT"},
         {KVM_CAP_USER_MEMORY, "user memory"},        {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
         {KVM_CAP_EXT_CPUID, "KVM_GET_SUPPORTED_CPUID"}, {KVM_CAP_SET_TSS_ADDR, "TSS address"},
+        {KVM_CAP_IRQFD, "irqfd"},                    {KVM_CAP_IOEVENTFD, "ioeventfd"},
+        {KVM_CAP_IRQ_ROUTING, "interrupt routing"},
     };
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
         if (ioctl(fd, KVM_CHECK_EXTENSION, required[i].capability) <= 0) {

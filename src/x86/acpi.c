@@ -201,6 +201,19 @@ static void aml_name_eisa_id(struct aml *aml, const char *name, const uint8_t ei
     aml_put(aml, eisa_id, 4);
 }
 
+/* Name (_CRS, Buffer () { template }): a resource template of < 256 bytes. */
+static void aml_name_resources(struct aml *aml, const uint8_t *template, uint8_t length)
+{
+    struct aml buffer = {.length = 0};
+    aml_byte(&buffer, AML_BYTE_PREFIX);
+    aml_byte(&buffer, length);
+    aml_put(&buffer, template, length);
+    aml_byte(aml, AML_NAME_OP);
+    aml_put(aml, "_CRS", 4);
+    static const uint8_t buffer_op[] = {AML_BUFFER_OP};
+    aml_package(aml, buffer_op, 1, &buffer);
+}
+
 /* Name (_CRS, ResourceTemplate () { IO (Decode16, port, port, 1, count) IRQNoFlags () {irq} }) */
 static void aml_name_io_irq_resources(struct aml *aml, uint16_t port, uint8_t count, unsigned irq)
 {
@@ -210,14 +223,52 @@ static void aml_name_io_irq_resources(struct aml *aml, uint16_t port, uint8_t co
         0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8),   /* IRQ, edge, active high */
         0x79, 0x00,                                                 /* end tag */
     };
-    struct aml buffer = {.length = 0};
-    aml_byte(&buffer, AML_BYTE_PREFIX);
-    aml_byte(&buffer, sizeof(template));
-    aml_put(&buffer, template, sizeof(template));
-    aml_byte(aml, AML_NAME_OP);
-    aml_put(aml, "_CRS", 4);
-    static const uint8_t buffer_op[] = {AML_BUFFER_OP};
-    aml_package(aml, buffer_op, 1, &buffer);
+    aml_name_resources(aml, template, sizeof(template));
+}
+
+static void put_le16(uint8_t *p, uint16_t value)
+{
+    p[0] = (uint8_t)value;
+    p[1] = (uint8_t)(value >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t value)
+{
+    put_le16(p, (uint16_t)value);
+    put_le16(p + 2, (uint16_t)(value >> 16));
+}
+
+/* The PCI host bridge's _CRS: bus 0 only, its config ports, and the
+ * 32-bit memory window the BARs live in. */
+static void aml_name_pci_resources(struct aml *aml)
+{
+    uint8_t template[16 + 8 + 26 + 2] = {0};
+    uint8_t *bus = template;          /* WordBusNumber (ResourceProducer, MinFixed, MaxFixed) */
+    bus[0] = 0x88;
+    put_le16(bus + 1, 13);
+    bus[3] = 2;                       /* bus number range */
+    bus[4] = 0x0c;                    /* min and max fixed, producer */
+    put_le16(bus + 8, 0);             /* minimum */
+    put_le16(bus + 10, 0);            /* maximum */
+    put_le16(bus + 14, 1);            /* length */
+    uint8_t *io = template + 16;      /* IO (Decode16, 0xcf8, 0xcf8, 1, 8) */
+    io[0] = 0x47;
+    io[1] = 0x01;
+    put_le16(io + 2, 0xcf8);
+    put_le16(io + 4, 0xcf8);
+    io[6] = 1;
+    io[7] = 8;
+    uint8_t *memory = template + 24;  /* DWordMemory (producer, non-cacheable, read-write) */
+    memory[0] = 0x87;
+    put_le16(memory + 1, 23);
+    memory[3] = 0;                    /* memory range */
+    memory[4] = 0x0c;                 /* min and max fixed, producer */
+    memory[5] = 0x01;                 /* read-write, non-cacheable */
+    put_le32(memory + 10, LAYOUT_PCI_MMIO_START);
+    put_le32(memory + 14, LAYOUT_PCI_MMIO_END - 1);
+    put_le32(memory + 22, LAYOUT_PCI_MMIO_END - LAYOUT_PCI_MMIO_START);
+    template[50] = 0x79;              /* end tag */
+    aml_name_resources(aml, template, sizeof(template));
 }
 
 static void aml_device(struct aml *aml, const char *name, const struct aml *contents)
@@ -235,6 +286,7 @@ static void aml_device(struct aml *aml, const char *name, const struct aml *cont
  *   Scope (\_SB_) {
  *     Device (COM1) { _HID PNP0501, _UID 1, _CRS { IO 0x3f8/8, IRQ 4 } }
  *     Device (RTC_) { _HID PNP0B00, _CRS { IO 0x70/2, IRQ 8 } }
+ *     Device (PCI0) { _HID PNP0A03, _UID 0, _CRS { bus 0, IO 0xcf8/8, the BAR window } }
  *   }
  * Describing the UART and RTC matters on a hardware-reduced platform: Linux
  * then has no legacy PIC, so ISA IRQs 4 and 8 only get routed to the IOAPIC
@@ -255,7 +307,9 @@ static int acpi_build_dsdt_aml(struct aml *aml)
 
     static const uint8_t pnp0501[4] = {0x41, 0xd0, 0x05, 0x01};
     static const uint8_t pnp0b00[4] = {0x41, 0xd0, 0x0b, 0x00};
+    static const uint8_t pnp0a03[4] = {0x41, 0xd0, 0x0a, 0x03};
     struct aml com1 = {.length = 0}, rtc = {.length = 0}, system_bus = {.length = 0};
+    struct aml pci = {.length = 0};
     aml_name_eisa_id(&com1, "_HID", pnp0501);
     aml_byte(&com1, AML_NAME_OP);
     aml_put(&com1, "_UID", 4);
@@ -263,10 +317,16 @@ static int acpi_build_dsdt_aml(struct aml *aml)
     aml_name_io_irq_resources(&com1, 0x3f8, 8, 4);
     aml_name_eisa_id(&rtc, "_HID", pnp0b00);
     aml_name_io_irq_resources(&rtc, 0x70, 2, 8);
+    aml_name_eisa_id(&pci, "_HID", pnp0a03);
+    aml_byte(&pci, AML_NAME_OP);
+    aml_put(&pci, "_UID", 4);
+    aml_byte(&pci, AML_ZERO_OP);
+    aml_name_pci_resources(&pci);
 
     aml_put(&system_bus, "\\_SB_", 5);
     aml_device(&system_bus, "COM1", &com1);
     aml_device(&system_bus, "RTC_", &rtc);
+    aml_device(&system_bus, "PCI0", &pci);
     static const uint8_t scope_op[] = {AML_SCOPE_OP};
     aml_package(aml, scope_op, 1, &system_bus);
     return aml->overflow ? -1 : 0;

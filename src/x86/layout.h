@@ -46,6 +46,11 @@
 #define LAYOUT_LOW_RAM_LIMIT 0xc0000000ULL
 #define LAYOUT_HIGH_RAM_START 0x100000000ULL
 
+/* PCI BARs are placed in [start, end): from the end of low RAM's limit
+ * to the IOAPIC. */
+#define LAYOUT_PCI_MMIO_START 0xc0000000U
+#define LAYOUT_PCI_MMIO_END 0xfec00000U
+
 #define LAYOUT_IOAPIC_ADDRESS 0xfec00000U
 #define LAYOUT_LOCAL_APIC_ADDRESS 0xfee00000U
 

@@ -1,0 +1,267 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "virtio/virtio.h"
+
+#define VIRTIO_CORE_FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC)
+
+int virtio_device_init(struct virtio_device *device, const struct virtio_device_ops *ops,
+                       void *opaque, const struct guest_memory *memory, uint8_t *config,
+                       unsigned config_size, uint64_t features, struct error *error)
+{
+    memset(device, 0, sizeof(*device));
+    device->ops = ops;
+    device->opaque = opaque;
+    device->memory = memory;
+    device->config = config;
+    device->config_size = config_size;
+    device->device_features = features | VIRTIO_CORE_FEATURES;
+    device->config_vector = VIRTIO_NO_VECTOR;
+    device->stop_fd = -1;
+    pthread_mutex_init(&device->lock, NULL);
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        device->notify_fd[q] = -1;
+        device->queue_vector[q] = VIRTIO_NO_VECTOR;
+    }
+    if (ops->queue_count > VIRTIO_MAX_QUEUES)
+        return error_set(error, "%s: too many queues", ops->name);
+    for (unsigned q = 0; q < ops->queue_count; q++) {
+        device->notify_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (device->notify_fd[q] < 0)
+            return error_set(error, "%s: eventfd: %s", ops->name, strerror(errno));
+    }
+    return 0;
+}
+
+void virtio_device_destroy(struct virtio_device *device)
+{
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        if (device->notify_fd[q] >= 0)
+            close(device->notify_fd[q]);
+    if (device->stop_fd >= 0)
+        close(device->stop_fd);
+    pthread_mutex_destroy(&device->lock);
+}
+
+static void virtio_device_reset(struct virtio_device *device)
+{
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        virtq_reset(&device->queues[q]);
+        device->queue_vector[q] = VIRTIO_NO_VECTOR;
+    }
+    device->config_vector = VIRTIO_NO_VECTOR;
+    device->driver_features = 0;
+    device->status = 0;
+    if (device->ops->reset)
+        device->ops->reset(device);
+}
+
+/* Kick every queue once: chains made available before DRIVER_OK (or while
+ * a notification was not being listened to) are served now. */
+static void virtio_device_kick_queues(struct virtio_device *device)
+{
+    uint64_t one = 1;
+    for (unsigned q = 0; q < device->ops->queue_count; q++)
+        if (device->queues[q].started && write(device->notify_fd[q], &one, sizeof(one)) < 0)
+            log_once("%s: kicking a queue: %s", device->ops->name, strerror(errno));
+}
+
+void virtio_device_set_status(struct virtio_device *device, uint8_t status)
+{
+    if (status == 0) {
+        virtio_device_reset(device);
+        return;
+    }
+    uint8_t old = device->status;
+    if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+        /* A driver may accept only what we offered, and must speak 1.x. */
+        uint64_t accepted = device->driver_features;
+        if ((accepted & ~device->device_features) || !(accepted & VIRTIO_F_VERSION_1)) {
+            log_once("%s: driver accepted features we did not offer (0x%llx of 0x%llx)",
+                     device->ops->name, (unsigned long long)accepted,
+                     (unsigned long long)device->device_features);
+            status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+        }
+    }
+    /* NEEDS_RESET is ours to set, not the driver's. */
+    device->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) |
+                               (old & VIRTIO_STATUS_NEEDS_RESET));
+    if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        device->ever_driver_ok = true;
+        if (device->ops->driver_ok)
+            device->ops->driver_ok(device);
+        virtio_device_kick_queues(device);
+    }
+}
+
+void virtio_device_enable_queue(struct virtio_device *device, unsigned queue)
+{
+    struct virtq *q = &device->queues[queue];
+    if (q->started || queue >= device->ops->queue_count)
+        return;
+    q->event_idx = virtio_device_has(device, VIRTIO_F_EVENT_IDX);
+    q->indirect = virtio_device_has(device, VIRTIO_F_INDIRECT_DESC);
+    if (virtq_start(q, device->memory))
+        virtio_device_needs_reset(device, "queue rings outside guest memory or misaligned");
+}
+
+void virtio_device_needs_reset(struct virtio_device *device, const char *why)
+{
+    if (!device->failed_logged) {
+        device->failed_logged = true;
+        log_message("%s: %s; the device needs a reset", device->ops->name, why);
+    }
+    if (device->status & VIRTIO_STATUS_NEEDS_RESET)
+        return;
+    device->status |= VIRTIO_STATUS_NEEDS_RESET;
+    if (device->status & VIRTIO_STATUS_DRIVER_OK)
+        virtio_device_config_changed(device);
+}
+
+void virtio_device_interrupt_queue(struct virtio_device *device, unsigned queue)
+{
+    if (virtq_should_interrupt(&device->queues[queue]) && device->interrupt)
+        device->interrupt(device->transport, device->queue_vector[queue], false);
+}
+
+void virtio_device_config_changed(struct virtio_device *device)
+{
+    device->config_generation++;
+    if (device->interrupt)
+        device->interrupt(device->transport, device->config_vector, true);
+}
+
+static bool virtio_device_serving(const struct virtio_device *device, unsigned queue)
+{
+    return (device->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(device->status & VIRTIO_STATUS_NEEDS_RESET) && device->queues[queue].started;
+}
+
+void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
+                               struct virtq_chain *chain,
+                               uint32_t (*handle)(struct virtio_device *device,
+                                                  struct virtq_chain *chain))
+{
+    struct virtq *q = &device->queues[queue];
+    bool pushed = false;
+    for (;;) {
+        enum virtq_error error;
+        int result;
+        while (virtio_device_serving(device, queue) &&
+               (result = virtq_pop(q, chain, &error)) != 0) {
+            if (result < 0 && chain->head == UINT16_MAX) {
+                virtio_device_needs_reset(device, virtq_error_text(error));
+                break;
+            }
+            uint32_t written = 0;
+            if (result < 0)
+                log_once("%s: bad request: %s", device->ops->name, virtq_error_text(error));
+            else
+                written = handle(device, chain);
+            virtq_push(q, chain->head, written);
+            pushed = true;
+        }
+        if (!virtio_device_serving(device, queue) || !virtq_enable_notification(q))
+            break;
+    }
+    if (pushed)
+        virtio_device_interrupt_queue(device, queue);
+}
+
+/* A notification: drain the eventfd, then let the device serve the queue. */
+static void virtio_device_notified(struct virtio_device *device, unsigned queue)
+{
+    uint64_t count;
+    if (read(device->notify_fd[queue], &count, sizeof(count)) < 0 && errno != EAGAIN)
+        log_once("%s: reading a queue notification: %s", device->ops->name, strerror(errno));
+    pthread_mutex_lock(&device->lock);
+    if (virtio_device_serving(device, queue))
+        device->ops->queue_notify(device, queue);
+    pthread_mutex_unlock(&device->lock);
+}
+
+static void virtio_device_loop_handler(struct event_source *source, uint32_t events)
+{
+    (void)events;
+    struct virtio_device *device = source->opaque;
+    virtio_device_notified(device, (unsigned)(source - device->notify_source));
+}
+
+static void *virtio_device_thread(void *opaque)
+{
+    struct virtio_device *device = opaque;
+    int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) {
+        log_message("%s: epoll_create1: %s", device->ops->name, strerror(errno));
+        return NULL;
+    }
+    struct epoll_event event = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, device->stop_fd, &event);
+    for (unsigned q = 0; q < device->ops->queue_count; q++) {
+        event.data.u32 = q;
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, device->notify_fd[q], &event);
+    }
+    for (;;) {
+        struct epoll_event ready[VIRTIO_MAX_QUEUES + 1];
+        int count = epoll_wait(epoll_fd, ready, VIRTIO_MAX_QUEUES + 1, -1);
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count < 0) {
+            log_message("%s: epoll_wait: %s", device->ops->name, strerror(errno));
+            break;
+        }
+        bool stop = false;
+        for (int i = 0; i < count; i++) {
+            if (ready[i].data.u32 == UINT32_MAX)
+                stop = true;
+            else
+                virtio_device_notified(device, ready[i].data.u32);
+        }
+        if (stop)
+            break;
+    }
+    close(epoll_fd);
+    return NULL;
+}
+
+int virtio_device_start(struct virtio_device *device, struct event_loop *loop, bool own_thread,
+                        struct error *error)
+{
+    device->own_thread = own_thread;
+    if (own_thread) {
+        device->stop_fd = eventfd(0, EFD_CLOEXEC);
+        if (device->stop_fd < 0)
+            return error_set(error, "%s: eventfd: %s", device->ops->name, strerror(errno));
+        int result = pthread_create(&device->thread, NULL, virtio_device_thread, device);
+        if (result)
+            return error_set(error, "%s: thread: %s", device->ops->name, strerror(result));
+        device->thread_started = true;
+        return 0;
+    }
+    for (unsigned q = 0; q < device->ops->queue_count; q++) {
+        device->notify_source[q] =
+            (struct event_source){device->notify_fd[q], virtio_device_loop_handler, device};
+        if (event_loop_watch(loop, &device->notify_source[q], EPOLLIN))
+            return error_set(error, "%s: cannot watch its queues: %s", device->ops->name,
+                             strerror(errno));
+    }
+    return 0;
+}
+
+void virtio_device_stop(struct virtio_device *device, struct event_loop *loop)
+{
+    if (device->thread_started) {
+        uint64_t one = 1;
+        if (write(device->stop_fd, &one, sizeof(one)) == sizeof(one))
+            pthread_join(device->thread, NULL);
+        device->thread_started = false;
+    } else if (loop) {
+        for (unsigned q = 0; q < device->ops->queue_count; q++)
+            if (device->notify_source[q].handler)
+                event_loop_forget(loop, &device->notify_source[q]);
+    }
+}
