@@ -78,6 +78,8 @@ int virtio_blk_open(struct virtio_blk *blk, const char *path, bool read_only, un
         read_only = true;
     blk->read_only = read_only;
     blk->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (blk->fd < 0 && errno == EISDIR)
+        return error_set(error, "%s: is a directory, not a disk image", path);
     if (blk->fd < 0)
         return error_set(error, "%s: %s", path, strerror(errno));
     struct stat st;
