@@ -83,10 +83,10 @@ enum console_escape_result console_escape_feed(struct console_escape *escape, ui
     }
 }
 
-/* The UART's flow control, called under its lock (so pause and resume keep
- * their order).  A paused input is taken out of epoll altogether: a pipe whose
- * writer has gone would otherwise report EPOLLHUP, and wake us, forever. */
-static void console_on_flow(void *opaque, bool accept)
+/* Called by the port under its lock (so pause and resume keep their order).
+ * A paused input is taken out of epoll altogether: a pipe whose writer has
+ * gone would otherwise report EPOLLHUP, and wake us, forever. */
+void console_input_flow(void *opaque, bool accept)
 {
     struct console *console = opaque;
     if (atomic_load(&console->input_closed))
@@ -101,9 +101,9 @@ static void console_on_input(struct event_source *source, uint32_t events)
 {
     struct console *console = source->opaque;
     (void)events;
-    size_t room = uart_input_room(console->uart);
+    size_t room = console->port.input_room(console->port.port);
     if (room == 0)
-        return; /* paused: the UART resumes us when the guest listens or drains */
+        return; /* paused: the port resumes us when the guest listens or drains */
     uint8_t buffer[256];
     if (room > sizeof(buffer) / 2)
         room = sizeof(buffer) / 2; /* each byte may expand to two */
@@ -117,7 +117,7 @@ static void console_on_input(struct event_source *source, uint32_t events)
         return;
     }
     if (!console->interactive) {
-        uart_receive(console->uart, buffer, (size_t)count);
+        console->port.receive(console->port.port, buffer, (size_t)count);
         return;
     }
     uint8_t to_guest[512];
@@ -139,21 +139,19 @@ static void console_on_input(struct event_source *source, uint32_t events)
         memcpy(to_guest + to_guest_count, out, out_count);
         to_guest_count += out_count;
     }
-    uart_receive(console->uart, to_guest, to_guest_count);
+    console->port.receive(console->port.port, to_guest, to_guest_count);
 }
 
-int console_start(struct console *console, struct event_loop *loop, struct uart *uart,
+int console_start(struct console *console, struct event_loop *loop, struct console_port port,
                   void (*quit)(void *), void *quit_opaque, struct error *error)
 {
     memset(console, 0, sizeof(*console));
     console->loop = loop;
-    console->uart = uart;
+    console->port = port;
     console->quit = quit;
     console->quit_opaque = quit_opaque;
     console->interactive = isatty(STDIN_FILENO);
     console->input = (struct event_source){STDIN_FILENO, console_on_input, console};
-    uart->input_flow = console_on_flow;
-    uart->input_flow_opaque = console;
     if (event_loop_watch(loop, &console->input, EPOLLIN) < 0) {
         /* A regular file or /dev/null cannot be polled: no input, then. */
         if (errno == EPERM)

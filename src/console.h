@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/uart.h"
 #include "event_loop.h"
 
 #define CONSOLE_ESCAPE_KEY 0x01 /* Ctrl-A */
@@ -28,10 +27,18 @@ struct console_escape {
 enum console_escape_result console_escape_feed(struct console_escape *escape, uint8_t byte,
                                                uint8_t out[2], size_t *out_count);
 
+/* Where typed input goes: the UART, or virtio-console.  The port pauses and
+ * resumes the console's input through console_input_flow(). */
+struct console_port {
+    size_t (*input_room)(void *port);
+    size_t (*receive)(void *port, const uint8_t *bytes, size_t count);
+    void *port;
+};
+
 struct console {
     struct event_source input;
     struct event_loop *loop;
-    struct uart *uart;
+    struct console_port port;
     struct console_escape escape;
     bool interactive; /* stdin is a terminal: raw mode and escape keys */
     atomic_bool input_closed;
@@ -44,7 +51,11 @@ struct console {
 void console_enter_raw_mode(void);
 void console_restore_terminal(void);
 
-int console_start(struct console *console, struct event_loop *loop, struct uart *uart,
+int console_start(struct console *console, struct event_loop *loop, struct console_port port,
                   void (*quit)(void *), void *quit_opaque, struct error *error);
+
+/* The port's flow control: accept = false pauses reading the terminal until
+ * the port calls this again with true.  Safe from any thread. */
+void console_input_flow(void *console, bool accept);
 
 #endif

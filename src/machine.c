@@ -22,6 +22,16 @@ static void machine_stop(void *opaque, int exit_status)
     vm_request_stop(&machine->vm, exit_status);
 }
 
+static size_t machine_uart_input_room(void *uart)
+{
+    return uart_input_room(uart);
+}
+
+static size_t machine_uart_receive(void *uart, const uint8_t *bytes, size_t count)
+{
+    return uart_receive(uart, bytes, count);
+}
+
 static void machine_quit(void *opaque)
 {
     machine_stop(opaque, GUEST_EXIT_QUIT);
@@ -34,10 +44,12 @@ static const struct bus_ops i8042_data_ops = {power_i8042_read, NULL};
 static const struct bus_ops i8042_command_ops = {power_i8042_read, power_i8042_command_write};
 
 /* The virtio devices on PCI: entropy always, then the disks in order. */
-static int machine_create_virtio(struct machine *machine, struct virtio_blk *disks,
-                                 int disk_count, struct error *error)
+static int machine_create_virtio(struct machine *machine, const struct machine_config *config,
+                                 struct error *error)
 {
     struct vm *vm = &machine->vm;
+    struct virtio_blk *disks = config->disks;
+    int disk_count = config->disk_count;
     if (disk_count > MACHINE_MAX_DISKS)
         return error_set(error, "too many disks (at most %d)", MACHINE_MAX_DISKS);
     if (pci_bus_init(&machine->pci, &vm->pio_bus, &vm->mmio_bus, error) ||
@@ -55,12 +67,22 @@ static int machine_create_virtio(struct machine *machine, struct virtio_blk *dis
             return -1;
         machine->disk_count = i + 1;
     }
+    if (config->virtio_console) {
+        if (virtio_console_init(&machine->virtio_console, &vm->memory, STDOUT_FILENO, error) ||
+            virtio_pci_create(&machine->virtio_console_transport,
+                              &machine->virtio_console.device, &machine->pci,
+                              &machine->eventfds, error))
+            return -1;
+        machine->has_virtio_console = true;
+    }
     return 0;
 }
 
-int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, int cpu_count,
-                   struct virtio_blk *disks, int disk_count, struct error *error)
+int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
+                   struct error *error)
 {
+    uint64_t memory_size = config->memory_size;
+    int cpu_count = config->cpu_count;
     memset(machine, 0, sizeof(*machine));
     machine->loop.epoll_fd = machine->loop.wake_fd = -1;
     if (vm_create(&machine->vm, kvm_fd, memory_size, cpu_count, error))
@@ -80,7 +102,7 @@ int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, in
         bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, &machine->power, error) ||
         bus_register(pio, I8042_COMMAND_PORT, 1, &i8042_command_ops, &machine->power, error))
         return -1;
-    if (machine_create_virtio(machine, disks, disk_count, error))
+    if (machine_create_virtio(machine, config, error))
         return -1;
 
     uint8_t *acpi_area = guest_memory_ptr(&machine->vm.memory, LAYOUT_ACPI_START,
@@ -111,9 +133,22 @@ static void machine_report_unused_devices(struct machine *machine)
 
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error)
 {
-    if (console_start(&machine->console, &machine->loop, &machine->uart, machine_quit, machine,
-                      error))
+    /* Typed input goes to the UART, or to hvc0 with --console=virtio. */
+    struct console_port port = {machine_uart_input_room, machine_uart_receive, &machine->uart};
+    if (machine->has_virtio_console)
+        port = (struct console_port){virtio_console_input_room, virtio_console_receive,
+                                     &machine->virtio_console};
+    if (console_start(&machine->console, &machine->loop, port, machine_quit, machine, error))
         return -1;
+    if (machine->has_virtio_console) {
+        machine->virtio_console.input_flow = console_input_flow;
+        machine->virtio_console.input_flow_opaque = &machine->console;
+        if (virtio_device_start(&machine->virtio_console.device, &machine->loop, false, error))
+            return -1;
+    } else {
+        machine->uart.input_flow = console_input_flow;
+        machine->uart.input_flow_opaque = &machine->console;
+    }
     /* Disks do blocking I/O, so each gets a thread; the rest share the loop. */
     if (virtio_device_start(&machine->rng.device, &machine->loop, false, error))
         return -1;
@@ -137,6 +172,10 @@ void machine_destroy(struct machine *machine)
     for (int i = 0; i < machine->disk_count; i++) {
         virtio_pci_destroy(&machine->disk_transports[i]);
         virtio_device_destroy(&machine->disks[i].device);
+    }
+    if (machine->has_virtio_console) {
+        virtio_pci_destroy(&machine->virtio_console_transport);
+        virtio_device_destroy(&machine->virtio_console.device);
     }
     if (machine->rng_transport.device) {
         virtio_pci_destroy(&machine->rng_transport);

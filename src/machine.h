@@ -11,11 +11,20 @@
 #include "event_loop.h"
 #include "eventfds.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "vm.h"
 
 #define MACHINE_MAX_DISKS 16
+
+struct machine_config {
+    uint64_t memory_size;
+    int cpu_count;
+    struct virtio_blk *disks; /* already opened (virtio_blk_open): vda, vdb, ... */
+    int disk_count;
+    bool virtio_console; /* the terminal drives hvc0 instead of ttyS0 */
+};
 
 struct machine {
     struct vm vm;
@@ -32,12 +41,14 @@ struct machine {
     struct virtio_blk *disks; /* opened by the caller: virtio_blk_open() */
     int disk_count;
     struct virtio_pci disk_transports[MACHINE_MAX_DISKS];
+    bool has_virtio_console;
+    struct virtio_console virtio_console;
+    struct virtio_pci virtio_console_transport;
 };
 
-/* Creates the VM with its devices and ACPI tables; loads nothing yet.
- * disks (disk_count of them, already opened) become vda, vdb, ... */
-int machine_create(struct machine *machine, int kvm_fd, uint64_t memory_size, int cpu_count,
-                   struct virtio_blk *disks, int disk_count, struct error *error);
+/* Creates the VM with its devices and ACPI tables; loads nothing yet. */
+int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
+                   struct error *error);
 
 /* Connects the console, starts the event loop and runs until the guest ends. */
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error);

@@ -113,8 +113,10 @@ int main(int argc, char **argv)
         return fail(error.message);
 
     static char cmdline[OPTIONS_MAX_CMDLINE + 256];
-    if (linux_compose_cmdline(options.cmdline_given ? options.cmdline : NULL, cmdline,
-                              sizeof(cmdline)))
+    if (linux_compose_cmdline_with_console(
+            options.cmdline_given ? options.cmdline : NULL,
+            options.virtio_console ? LINUX_VIRTIO_CONSOLE : LINUX_SERIAL_CONSOLE, cmdline,
+            sizeof(cmdline)))
         return fail("-c: command line too long");
     config.cmdline = cmdline;
 
@@ -149,8 +151,14 @@ int main(int argc, char **argv)
             return fail(error.message);
 
     static struct machine machine;
-    if (machine_create(&machine, kvm_fd, options.memory_size, options.cpu_count, disks,
-                       options.disk_count, &error))
+    struct machine_config machine_config = {
+        .memory_size = options.memory_size,
+        .cpu_count = options.cpu_count,
+        .disks = disks,
+        .disk_count = options.disk_count,
+        .virtio_console = options.virtio_console,
+    };
+    if (machine_create(&machine, kvm_fd, &machine_config, &error))
         return fail(error.message);
     config.rsdp_address = machine.rsdp_address;
 

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPTION_MEMORY = 256, OPTION_CPUS, OPTION_VERSION };
+enum { OPTION_MEMORY = 256, OPTION_CPUS, OPTION_VERSION, OPTION_CONSOLE };
 
 static const struct option long_options[] = {
     {"ramdisk", required_argument, NULL, 'r'}, {"initrd", required_argument, NULL, 'r'},
     {"cmdline", required_argument, NULL, 'c'}, {"block", required_argument, NULL, 'b'}, {"memory", required_argument, NULL, OPTION_MEMORY},
-    {"cpus", required_argument, NULL, OPTION_CPUS}, {"help", no_argument, NULL, 'h'},
+    {"cpus", required_argument, NULL, OPTION_CPUS}, {"console", required_argument, NULL, OPTION_CONSOLE}, {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPTION_VERSION}, {NULL, 0, NULL, 0},
 };
 
@@ -140,6 +140,14 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             if (options->cpu_count < 1)
                 return error_set(error, "--cpus %s: a VM needs at least one vCPU", optarg);
             break;
+        case OPTION_CONSOLE:
+            if (!strcmp(optarg, "virtio"))
+                options->virtio_console = true;
+            else if (!strcmp(optarg, "serial"))
+                options->virtio_console = false;
+            else
+                return error_set(error, "--console=%s: not a console (serial or virtio)", optarg);
+            break;
         case 'h':
             options->show_help = true;
             return 0;
@@ -182,6 +190,9 @@ void options_print_help(const char *program)
            "                      repeat -c to add more\n"
            "      --memory SIZE   guest memory, e.g. 512M or 2G (default 1G; a bare number is MiB)\n"
            "      --cpus N        number of vCPUs (default 1)\n"
+           "      --console=serial|virtio\n"
+           "                      the terminal is the guest's ttyS0 (default) or its hvc0\n"
+           "                      (virtio-console; the default console= becomes hvc0)\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"

@@ -29,6 +29,7 @@ struct options {
     int disk_count;
     uint64_t memory_size;
     int cpu_count;
+    bool virtio_console; /* --console=virtio: the terminal is the guest's hvc0 */
     bool show_help;
     bool show_version;
 };

@@ -218,15 +218,20 @@ static bool cmdline_has_option(const char *cmdline, const char *name)
     return false;
 }
 
-int linux_compose_cmdline(const char *user, char *out, size_t size)
+int linux_compose_cmdline_with_console(const char *user, const char *console, char *out,
+                                       size_t size)
 {
     /* io_delay=none: port 0x80 delays are pointless exits in a VM.
      * panic=-1: a panicking guest reboots at once, so the VMM ends instead of
      * hanging. */
-    const char *console = "console=ttyS0,115200 ";
     if (user && cmdline_has_option(user, "console="))
         console = "";
-    int written = snprintf(out, size, "%sio_delay=none panic=-1%s%s", console,
-                           user && *user ? " " : "", user ? user : "");
+    int written = snprintf(out, size, "%s%sio_delay=none panic=-1%s%s", console,
+                           *console ? " " : "", user && *user ? " " : "", user ? user : "");
     return written < 0 || (size_t)written >= size ? -1 : 0;
+}
+
+int linux_compose_cmdline(const char *user, char *out, size_t size)
+{
+    return linux_compose_cmdline_with_console(user, LINUX_SERIAL_CONSOLE, out, size);
 }

@@ -43,4 +43,10 @@ int bzimage_load(const struct bzimage_info *info, const struct boot_config *conf
  * does not fit in size bytes. */
 int linux_compose_cmdline(const char *user, char *out, size_t size);
 
+#define LINUX_SERIAL_CONSOLE "console=ttyS0,115200"
+#define LINUX_VIRTIO_CONSOLE "console=hvc0"
+/* The same with another default console= (e.g. LINUX_VIRTIO_CONSOLE). */
+int linux_compose_cmdline_with_console(const char *user, const char *console, char *out,
+                                       size_t size);
+
 #endif
