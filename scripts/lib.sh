@@ -20,6 +20,23 @@ need_cmd() {
 	done
 }
 
+# Like need_cmd, for commands (or files, given as absolute paths) that Debian packages provide:
+# checks them all and names every missing package at once.
+#   need_from_packages COMMAND:PACKAGE...   e.g. bison:bison /usr/include/gelf.h:libelf-dev
+need_from_packages() {
+	local arg what pkg missing=
+	for arg in "$@"; do
+		what=${arg%:*}
+		pkg=${arg##*:}
+		case $what in
+		/*) [ -e "$what" ] && continue ;;
+		*) command -v "$what" >/dev/null 2>&1 && continue ;;
+		esac
+		case " $missing " in *" $pkg "*) ;; *) missing="$missing $pkg" ;; esac
+	done
+	[ -z "$missing" ] || die "needs Debian packages:$missing (apt-get install$missing)"
+}
+
 # Busybox-static binary: the guest initramfs needs a statically linked one.
 find_busybox() {
 	local b
@@ -155,6 +172,7 @@ cpio_entry() {
 
 # The [-f] [-h] options of the image scripts: sets force=1 for -f, shows the
 # script's usage for -h; anything else is a usage error.
+# shellcheck disable=SC2034 # force is the caller's
 parse_force_option() {
 	force=0
 	local opt OPTIND=1

@@ -75,6 +75,15 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
             return -1;
         machine->has_virtio_console = true;
     }
+    if (config->balloon) {
+        if (virtio_balloon_init(&machine->balloon, &vm->memory, config->balloon_poll_seconds,
+                                config->balloon_pages_to_keep, config->balloon_deflate_on_oom,
+                                error) ||
+            virtio_pci_create(&machine->balloon_transport, &machine->balloon.device,
+                              &machine->pci, &machine->eventfds, error))
+            return -1;
+        machine->has_balloon = true;
+    }
     return 0;
 }
 
@@ -129,6 +138,12 @@ static void machine_report_unused_devices(struct machine *machine)
                         "virtio_blk and virtio_pci (built in, or loaded from the initrd)?",
                         disk->name, disk->path);
     }
+    if (machine->has_balloon && !machine->balloon.device.ever_driver_ok)
+        log_message("virtio-balloon: the guest never initialised it; does its kernel have "
+                    "virtio_balloon (built in, or loaded from the initrd)?");
+    if (machine->has_virtio_console && !machine->virtio_console.device.ever_driver_ok)
+        log_message("virtio-console: the guest never initialised it; does its kernel have "
+                    "virtio_console (built in, or loaded from the initrd)?");
 }
 
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error)
@@ -152,6 +167,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     /* Disks do blocking I/O, so each gets a thread; the rest share the loop. */
     if (virtio_device_start(&machine->rng.device, &machine->loop, false, error))
         return -1;
+    if (machine->has_balloon && virtio_balloon_start(&machine->balloon, &machine->loop, error))
+        return -1;
     for (int i = 0; i < machine->disk_count; i++)
         if (virtio_device_start(&machine->disks[i].device, &machine->loop, true, error))
             return -1;
@@ -172,6 +189,10 @@ void machine_destroy(struct machine *machine)
     for (int i = 0; i < machine->disk_count; i++) {
         virtio_pci_destroy(&machine->disk_transports[i]);
         virtio_device_destroy(&machine->disks[i].device);
+    }
+    if (machine->has_balloon) {
+        virtio_pci_destroy(&machine->balloon_transport);
+        virtio_balloon_destroy(&machine->balloon);
     }
     if (machine->has_virtio_console) {
         virtio_pci_destroy(&machine->virtio_console_transport);

@@ -10,6 +10,7 @@
 #include "devices/uart.h"
 #include "event_loop.h"
 #include "eventfds.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/pci.h"
@@ -24,6 +25,10 @@ struct machine_config {
     struct virtio_blk *disks; /* already opened (virtio_blk_open): vda, vdb, ... */
     int disk_count;
     bool virtio_console; /* the terminal drives hvc0 instead of ttyS0 */
+    bool balloon;
+    unsigned balloon_poll_seconds;
+    uint32_t balloon_pages_to_keep;
+    bool balloon_deflate_on_oom;
 };
 
 struct machine {
@@ -44,6 +49,9 @@ struct machine {
     bool has_virtio_console;
     struct virtio_console virtio_console;
     struct virtio_pci virtio_console_transport;
+    bool has_balloon;
+    struct virtio_balloon balloon;
+    struct virtio_pci balloon_transport;
 };
 
 /* Creates the VM with its devices and ACPI tables; loads nothing yet. */

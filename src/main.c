@@ -157,6 +157,10 @@ int main(int argc, char **argv)
         .disks = disks,
         .disk_count = options.disk_count,
         .virtio_console = options.virtio_console,
+        .balloon = options.balloon,
+        .balloon_poll_seconds = options.balloon_poll_seconds,
+        .balloon_pages_to_keep = options.balloon_pages_to_keep,
+        .balloon_deflate_on_oom = options.balloon_deflate_on_oom,
     };
     if (machine_create(&machine, kvm_fd, &machine_config, &error))
         return fail(error.message);

@@ -105,11 +105,13 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     memset(options, 0, sizeof(*options));
     options->memory_size = OPTIONS_DEFAULT_MEMORY;
     options->cpu_count = 1;
+    options->balloon_pages_to_keep = OPTIONS_DEFAULT_BALLOON_PAGES_TO_KEEP;
+    bool pages_given = false;
 
     opterr = 0;
     optind = 0; /* full reset, so tests may parse repeatedly */
     int option;
-    while ((option = getopt_long(argc, argv, ":r:c:b:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, ":r:c:b:m:p:dh", long_options, NULL)) != -1) {
         switch (option) {
         case 'r':
             options->initrd_path = optarg;
@@ -140,6 +142,26 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             if (options->cpu_count < 1)
                 return error_set(error, "--cpus %s: a VM needs at least one vCPU", optarg);
             break;
+        case 'm': {
+            int seconds;
+            if (options_parse_count(optarg, &seconds) || seconds < 1 || seconds > 86400)
+                return error_set(error, "-m %s: not a number of seconds (1 to 86400)", optarg);
+            options->balloon = true;
+            options->balloon_poll_seconds = (unsigned)seconds;
+            break;
+        }
+        case 'p': {
+            int pages;
+            if (options_parse_count(optarg, &pages))
+                return error_set(error, "-p %s: not a number of pages", optarg);
+            options->balloon_pages_to_keep = (uint32_t)pages;
+            pages_given = true;
+            break;
+        }
+        case 'd':
+            options->balloon = true;
+            options->balloon_deflate_on_oom = true;
+            break;
         case OPTION_CONSOLE:
             if (!strcmp(optarg, "virtio"))
                 options->virtio_console = true;
@@ -166,6 +188,8 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             return error_set(error, "%s: unknown option", argv[optind - 1]);
         }
     }
+    if (pages_given && !options->balloon_poll_seconds)
+        return error_set(error, "-p: only means something with -m (the balloon's polling)");
     if (optind >= argc)
         return error_set(error, "no kernel given (usage: guest [OPTIONS] KERNEL)");
     if (argc - optind > 1)
@@ -188,6 +212,10 @@ void options_print_help(const char *program)
            "  -c, --cmdline TEXT  kernel command line, after the defaults (console=ttyS0,115200\n"
            "                      io_delay=none panic=-1); a console= of yours replaces ours;\n"
            "                      repeat -c to add more\n"
+           "  -m SECONDS          virtio-balloon: read the guest's memory statistics every SECONDS\n"
+           "                      and size the balloon so the guest keeps -p PAGES available\n"
+           "  -p PAGES            unused 4 KiB pages the guest keeps with -m (default 1024)\n"
+           "  -d                  virtio-balloon: the guest may deflate it when short of memory\n"
            "      --memory SIZE   guest memory, e.g. 512M or 2G (default 1G; a bare number is MiB)\n"
            "      --cpus N        number of vCPUs (default 1)\n"
            "      --console=serial|virtio\n"

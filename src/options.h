@@ -12,6 +12,7 @@
 #define OPTIONS_MAX_MEMORY (1ULL << 40)
 #define OPTIONS_MAX_CMDLINE 4096
 #define OPTIONS_MAX_DISKS 16
+#define OPTIONS_DEFAULT_BALLOON_PAGES_TO_KEEP 1024
 
 #define OPTIONS_MAX_PATH 4096
 
@@ -30,6 +31,11 @@ struct options {
     uint64_t memory_size;
     int cpu_count;
     bool virtio_console; /* --console=virtio: the terminal is the guest's hvc0 */
+    /* virtio-balloon, present when -m or -d is given (the seed tool's options). */
+    bool balloon;
+    unsigned balloon_poll_seconds; /* -m */
+    uint32_t balloon_pages_to_keep; /* -p, default 1024 */
+    bool balloon_deflate_on_oom;    /* -d */
     bool show_help;
     bool show_version;
 };

@@ -64,6 +64,39 @@ static void put_le32(uint8_t *p, uint32_t v)
     memcpy(p, &v, 4); /* x86 hosts only: little-endian already */
 }
 
+/* Checks the opened image; returns -1 with error set (the caller closes). */
+static int virtio_blk_check(struct virtio_blk *blk, const char *path, struct error *error)
+{
+    struct stat st;
+    if (fstat(blk->fd, &st) < 0)
+        return error_set(error, "%s: %s", path, strerror(errno));
+    uint64_t bytes;
+    if (S_ISREG(st.st_mode)) {
+        bytes = (uint64_t)st.st_size;
+        blk->can_discard = !blk->read_only;
+    } else if (S_ISBLK(st.st_mode)) {
+        if (ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0)
+            return error_set(error, "%s: cannot read the device size: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        return error_set(error, "%s: is a directory, not a disk image", path);
+    } else {
+        return error_set(error, "%s: not a regular file or block device", path);
+    }
+    if (bytes == 0)
+        return error_set(error, "%s: disk image is empty", path);
+    if (bytes % SECTOR_SIZE)
+        return error_set(error, "%s: size %llu is not a multiple of 512 bytes", path,
+                         (unsigned long long)bytes);
+    /* Two writers corrupt an image; readers may share it. */
+    if (flock(blk->fd, (blk->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+        return error_set(error, "%s: %s", path,
+                         errno == EWOULDBLOCK
+                             ? "locked: another guest (or another -b here) is using it"
+                             : strerror(errno));
+    blk->sectors = bytes / SECTOR_SIZE;
+    return 0;
+}
+
 int virtio_blk_open(struct virtio_blk *blk, const char *path, bool read_only, unsigned index,
                     struct error *error)
 {
@@ -82,31 +115,10 @@ int virtio_blk_open(struct virtio_blk *blk, const char *path, bool read_only, un
         return error_set(error, "%s: is a directory, not a disk image", path);
     if (blk->fd < 0)
         return error_set(error, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(blk->fd, &st) < 0)
-        return error_set(error, "%s: %s", path, strerror(errno));
-    uint64_t bytes;
-    if (S_ISREG(st.st_mode)) {
-        bytes = (uint64_t)st.st_size;
-        blk->can_discard = !read_only;
-    } else if (S_ISBLK(st.st_mode)) {
-        if (ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0)
-            return error_set(error, "%s: cannot read the device size: %s", path, strerror(errno));
-    } else if (S_ISDIR(st.st_mode)) {
-        return error_set(error, "%s: is a directory, not a disk image", path);
-    } else {
-        return error_set(error, "%s: not a regular file or block device", path);
+    if (virtio_blk_check(blk, path, error)) {
+        virtio_blk_close(blk);
+        return -1;
     }
-    if (bytes == 0)
-        return error_set(error, "%s: disk image is empty", path);
-    if (bytes % SECTOR_SIZE)
-        return error_set(error, "%s: size %llu is not a multiple of 512 bytes", path,
-                         (unsigned long long)bytes);
-    /* Two VMs writing one image corrupt it; readers may share. */
-    if (flock(blk->fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
-        return error_set(error, "%s: in use by another process (%s)", path,
-                         errno == EWOULDBLOCK ? "locked" : strerror(errno));
-    blk->sectors = bytes / SECTOR_SIZE;
     /* The serial GET_ID returns: the file's name, as much as fits. */
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -220,6 +232,8 @@ static uint8_t virtio_blk_ranges(struct virtio_blk *blk, const struct virtq_chai
         return VIRTIO_BLK_S_UNSUPP; /* we advertise one segment */
     struct virtio_blk_range range;
     virtq_chain_read(chain, sizeof(struct virtio_blk_request_header), &range, sizeof(range));
+    if (range.sectors == 0 && virtio_blk_in_range(blk, range.sector, 0))
+        return VIRTIO_BLK_S_OK; /* nothing to do */
     if (range.sectors > MAX_RANGE_SECTORS ||
         !virtio_blk_in_range(blk, range.sector, (uint64_t)range.sectors * SECTOR_SIZE))
         return VIRTIO_BLK_S_IOERR;

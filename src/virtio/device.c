@@ -91,6 +91,10 @@ void virtio_device_set_status(struct virtio_device *device, uint8_t status)
     device->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) |
                                (old & VIRTIO_STATUS_NEEDS_RESET));
     if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        if (!(device->status & VIRTIO_STATUS_FEATURES_OK)) {
+            virtio_device_needs_reset(device, "driver set DRIVER_OK without FEATURES_OK");
+            return;
+        }
         device->ever_driver_ok = true;
         if (device->ops->driver_ok)
             device->ops->driver_ok(device);
@@ -100,8 +104,10 @@ void virtio_device_set_status(struct virtio_device *device, uint8_t status)
 
 void virtio_device_enable_queue(struct virtio_device *device, unsigned queue)
 {
+    if (queue >= device->ops->queue_count)
+        return;
     struct virtq *q = &device->queues[queue];
-    if (q->started || queue >= device->ops->queue_count)
+    if (q->started)
         return;
     q->event_idx = virtio_device_has(device, VIRTIO_F_EVENT_IDX);
     q->indirect = virtio_device_has(device, VIRTIO_F_INDIRECT_DESC);
@@ -137,7 +143,9 @@ void virtio_device_config_changed(struct virtio_device *device)
 
 static bool virtio_device_serving(const struct virtio_device *device, unsigned queue)
 {
+    /* FEATURES_OK too: without it driver_features were never checked. */
     return (device->status & VIRTIO_STATUS_DRIVER_OK) &&
+           (device->status & VIRTIO_STATUS_FEATURES_OK) &&
            !(device->status & VIRTIO_STATUS_NEEDS_RESET) && device->queues[queue].started;
 }
 

@@ -438,11 +438,13 @@ static uint32_t virtio_pci_class_code(uint16_t device_id)
     }
 }
 
-static void virtio_pci_add_cap(struct virtio_pci *transport, uint8_t type, unsigned length,
-                               uint32_t offset, uint32_t size, unsigned *where)
+static int virtio_pci_add_cap(struct virtio_pci *transport, uint8_t type, unsigned length,
+                              uint32_t offset, uint32_t size, unsigned *where)
 {
     struct pci_function *function = &transport->function;
     unsigned cap = pci_function_add_capability(function, PCI_CAP_VENDOR, length);
+    if (!cap)
+        return -1;
     function->config[cap + 2] = (uint8_t)length;
     function->config[cap + 3] = type;
     function->config[cap + 4] = 0; /* BAR 0 */
@@ -450,6 +452,7 @@ static void virtio_pci_add_cap(struct virtio_pci *transport, uint8_t type, unsig
     pci_put32(function->config + cap + 12, size);
     if (where)
         *where = cap;
+    return 0;
 }
 
 int virtio_pci_create(struct virtio_pci *transport, struct virtio_device *device,
@@ -472,25 +475,28 @@ int virtio_pci_create(struct virtio_pci *transport, struct virtio_device *device
     function->opaque = transport;
     pci_function_add_bar(function, 0, VIRTIO_PCI_BAR_SIZE);
 
-    virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_COMMON_CFG, 16, VIRTIO_PCI_COMMON_OFFSET,
-                       VIRTIO_PCI_COMMON_SIZE, NULL);
-    virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_ISR_CFG, 16, VIRTIO_PCI_ISR_OFFSET, 1, NULL);
-    if (device->config_size)
-        virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_DEVICE_CFG, 16, VIRTIO_PCI_DEVICE_OFFSET,
-                           device->config_size, NULL);
-    unsigned notify_cap;
-    virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, VIRTIO_PCI_NOTIFY_OFFSET,
-                       device->ops->queue_count * VIRTIO_PCI_NOTIFY_MULTIPLIER, &notify_cap);
+    unsigned notify_cap = 0;
+    if (virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_COMMON_CFG, 16, VIRTIO_PCI_COMMON_OFFSET,
+                           VIRTIO_PCI_COMMON_SIZE, NULL) ||
+        virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_ISR_CFG, 16, VIRTIO_PCI_ISR_OFFSET, 1,
+                           NULL) ||
+        (device->config_size &&
+         virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_DEVICE_CFG, 16, VIRTIO_PCI_DEVICE_OFFSET,
+                            device->config_size, NULL)) ||
+        virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, VIRTIO_PCI_NOTIFY_OFFSET,
+                           device->ops->queue_count * VIRTIO_PCI_NOTIFY_MULTIPLIER,
+                           &notify_cap) ||
+        virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_PCI_CFG, 20, 0, 0,
+                           &transport->pci_cfg_capability))
+        return error_set(error, "%s: PCI capabilities do not fit", device->ops->name);
     pci_put32(function->config + notify_cap + 16, VIRTIO_PCI_NOTIFY_MULTIPLIER);
-    virtio_pci_add_cap(transport, VIRTIO_PCI_CAP_PCI_CFG, 20, 0, 0,
-                       &transport->pci_cfg_capability);
     /* The driver chooses the window: bar, offset, length and the data. */
     unsigned cfg = transport->pci_cfg_capability;
     function->writable[cfg + 4] = 0xff;
     memset(function->writable + cfg + 8, 0xff, 12);
 
     unsigned msix = pci_function_add_capability(function, PCI_CAP_MSIX, 12);
-    if (!msix || !cfg || !notify_cap)
+    if (!msix)
         return error_set(error, "%s: PCI capabilities do not fit", device->ops->name);
     transport->msix_capability = msix;
     pci_put16(function->config + msix + 2, (uint16_t)(transport->vector_count - 1));

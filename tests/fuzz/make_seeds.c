@@ -1,7 +1,9 @@
 /* Writes the fuzzers' seed corpora: valid synthetic kernels (the same ones
  * the unit tests break field by field), typical command lines, and a UART
  * driver's usual register sequence.  Generated at fuzz time so that no binary
- * files live in the repository.  Usage: make_seeds DIRECTORY */
+ * files live in the repository.  The virtio seeds are guest memory images
+ * with rings built by hand, and a Linux driver's register sequence.
+ * Usage: make_seeds DIRECTORY */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,6 +129,337 @@ static int write_uart_seeds(void)
            write_seed("uart", "fill-and-drain", fill_and_drain, sizeof(fill_and_drain));
 }
 
+/* --- virtio: rings built by hand in a guest memory image ------------------
+ * The layouts below mirror the harnesses (tests/fuzz/fuzz_virtq.c,
+ * fuzz_virtio_blk.c): descriptor table at 0, avail ring at 0x800, used ring
+ * at 0xa00, buffers from 0x1000. */
+#define SEED_DESC_TABLE 0x0000
+#define SEED_AVAIL_RING 0x0800
+#define SEED_DESC_F_NEXT 1
+#define SEED_DESC_F_WRITE 2
+#define SEED_DESC_F_INDIRECT 4
+
+static void seed_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void seed_put32(uint8_t *p, uint32_t v)
+{
+    seed_put16(p, (uint16_t)v);
+    seed_put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void seed_put64(uint8_t *p, uint64_t v)
+{
+    seed_put32(p, (uint32_t)v);
+    seed_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* memory is guest address 0 of the image. */
+static void seed_desc(uint8_t *memory, uint32_t table, unsigned index, uint64_t address,
+                      uint32_t length, uint16_t flags, uint16_t next)
+{
+    uint8_t *desc = memory + table + 16 * index;
+    seed_put64(desc, address);
+    seed_put32(desc + 8, length);
+    seed_put16(desc + 12, flags);
+    seed_put16(desc + 14, next);
+}
+
+/* Publishes heads in ring order from avail index first; returns the new index. */
+static uint16_t seed_offer(uint8_t *memory, uint16_t queue_size, uint16_t first,
+                           const uint16_t *heads, unsigned count)
+{
+    uint16_t index = first;
+    for (unsigned i = 0; i < count; i++, index++)
+        seed_put16(memory + SEED_AVAIL_RING + 4 + 2 * (index & (queue_size - 1)), heads[i]);
+    seed_put16(memory + SEED_AVAIL_RING + 2, index);
+    return index;
+}
+
+/* A virtio-blk style chain (header, data, status) at head, head+1, head+2. */
+static void seed_three_part_chain(uint8_t *memory, uint32_t table, unsigned head,
+                                  uint64_t buffers)
+{
+    seed_desc(memory, table, head, buffers, 16, SEED_DESC_F_NEXT, (uint16_t)(head + 1));
+    seed_desc(memory, table, head + 1, buffers + 0x100, 512,
+              SEED_DESC_F_NEXT | SEED_DESC_F_WRITE, (uint16_t)(head + 2));
+    seed_desc(memory, table, head + 2, buffers + 0x300, 1, SEED_DESC_F_WRITE, 0);
+}
+
+static int write_virtq_seeds(void)
+{
+    /* Three control bytes (see fuzz_virtq.c), then memory. */
+    static uint8_t seed[3 + 0x1600];
+    uint8_t *memory = seed + 3;
+    int failed = 0;
+    static const uint16_t heads[] = {0, 3, 4};
+
+    /* A direct three-part chain, an indirect one, a single buffer; size 8,
+     * indirect negotiated, the device writes into the buffers. */
+    memset(seed, 0, sizeof(seed));
+    seed[0] = 3 | 8 | 32;
+    seed_three_part_chain(memory, SEED_DESC_TABLE, 0, 0x1000);
+    seed_desc(memory, SEED_DESC_TABLE, 3, 0x1400, 48, SEED_DESC_F_INDIRECT, 0);
+    seed_three_part_chain(memory, 0x1400, 0, 0x1000);
+    seed_desc(memory, SEED_DESC_TABLE, 4, 0x1310, 64, SEED_DESC_F_WRITE, 0);
+    seed_offer(memory, 8, 0, heads, 3);
+    failed |= write_seed("virtq", "three-chains", seed, sizeof(seed));
+
+    /* The same with event idx and the indices about to wrap past 65535. */
+    seed[0] = 3 | 8 | 16;
+    seed[1] = 0xfe;
+    seed[2] = 0xff;
+    seed_offer(memory, 8, 65534, heads, 3);
+    seed_put16(memory + SEED_AVAIL_RING + 4 + 2 * 8, 65535); /* used_event */
+    failed |= write_seed("virtq", "event-idx-wrap", seed, sizeof(seed));
+
+    /* Bad chains around a good one, indirect not negotiated: a readable
+     * buffer after a writable one, an indirect table, a loop, a next out
+     * of range, a buffer beyond memory. */
+    memset(seed, 0, sizeof(seed));
+    seed[0] = 3;
+    seed_desc(memory, SEED_DESC_TABLE, 0, 0x1000, 16, SEED_DESC_F_WRITE | SEED_DESC_F_NEXT, 1);
+    seed_desc(memory, SEED_DESC_TABLE, 1, 0x1100, 16, 0, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 2, 0x1400, 32, SEED_DESC_F_INDIRECT, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 3, 0x1000, 16, SEED_DESC_F_NEXT, 3);
+    seed_desc(memory, SEED_DESC_TABLE, 4, 0x1000, 64, 0, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 5, 0x1000, 16, SEED_DESC_F_NEXT, 9);
+    seed_desc(memory, SEED_DESC_TABLE, 6, 0x3ff0, 32, SEED_DESC_F_WRITE, 0);
+    static const uint16_t bad_heads[] = {0, 2, 3, 4, 5, 6};
+    seed_offer(memory, 8, 0, bad_heads, 6);
+    failed |= write_seed("virtq", "bad-chains", seed, sizeof(seed));
+    return failed;
+}
+
+/* A virtio-blk request at head: header (type, sector), then the listed parts. */
+static void seed_blk_header(uint8_t *memory, uint32_t address, uint32_t type, uint64_t sector)
+{
+    seed_put32(memory + address, type);
+    seed_put32(memory + address + 4, 0);
+    seed_put64(memory + address + 8, sector);
+}
+
+static int write_virtio_blk_seeds(void)
+{
+    /* One control byte (see fuzz_virtio_blk.c), then memory: a queue of 32
+     * with indirect descriptors, and one request of every kind. */
+    static uint8_t seed[1 + 0x1e00];
+    uint8_t *memory = seed + 1;
+    memset(seed, 0, sizeof(seed));
+    seed[0] = 2 | 5 << 2;
+    /* IN: sectors 3 and 4. */
+    seed_blk_header(memory, 0x1000, 0, 3);
+    seed_desc(memory, SEED_DESC_TABLE, 0, 0x1000, 16, SEED_DESC_F_NEXT, 1);
+    seed_desc(memory, SEED_DESC_TABLE, 1, 0x1100, 1024, SEED_DESC_F_NEXT | SEED_DESC_F_WRITE, 2);
+    seed_desc(memory, SEED_DESC_TABLE, 2, 0x1500, 1, SEED_DESC_F_WRITE, 0);
+    /* OUT: sector 5. */
+    seed_blk_header(memory, 0x1600, 1, 5);
+    memset(memory + 0x1610, 'w', 512);
+    seed_desc(memory, SEED_DESC_TABLE, 3, 0x1600, 16 + 512, SEED_DESC_F_NEXT, 4);
+    seed_desc(memory, SEED_DESC_TABLE, 4, 0x1810, 1, SEED_DESC_F_WRITE, 0);
+    /* FLUSH. */
+    seed_blk_header(memory, 0x1820, 4, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 5, 0x1820, 16, SEED_DESC_F_NEXT, 6);
+    seed_desc(memory, SEED_DESC_TABLE, 6, 0x1830, 1, SEED_DESC_F_WRITE, 0);
+    /* GET_ID. */
+    seed_blk_header(memory, 0x1840, 8, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 7, 0x1840, 16, SEED_DESC_F_NEXT, 8);
+    seed_desc(memory, SEED_DESC_TABLE, 8, 0x1850, 21, SEED_DESC_F_WRITE, 0);
+    /* WRITE_ZEROES of sectors 8..11, with unmap. */
+    seed_blk_header(memory, 0x1880, 13, 0);
+    seed_put64(memory + 0x1890, 8);
+    seed_put32(memory + 0x1898, 4);
+    seed_put32(memory + 0x189c, 1);
+    seed_desc(memory, SEED_DESC_TABLE, 9, 0x1880, 32, SEED_DESC_F_NEXT, 10);
+    seed_desc(memory, SEED_DESC_TABLE, 10, 0x18a0, 1, SEED_DESC_F_WRITE, 0);
+    /* DISCARD of sectors 12 and 13. */
+    seed_blk_header(memory, 0x18c0, 11, 0);
+    seed_put64(memory + 0x18d0, 12);
+    seed_put32(memory + 0x18d8, 2);
+    seed_desc(memory, SEED_DESC_TABLE, 11, 0x18c0, 32, SEED_DESC_F_NEXT, 12);
+    seed_desc(memory, SEED_DESC_TABLE, 12, 0x18e0, 1, SEED_DESC_F_WRITE, 0);
+    /* IN of the last sector through an indirect table. */
+    seed_blk_header(memory, 0x1900, 0, 63);
+    seed_desc(memory, 0x1c00, 0, 0x1900, 16, SEED_DESC_F_NEXT, 1);
+    seed_desc(memory, 0x1c00, 1, 0x1910, 512, SEED_DESC_F_NEXT | SEED_DESC_F_WRITE, 2);
+    seed_desc(memory, 0x1c00, 2, 0x1b10, 1, SEED_DESC_F_WRITE, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 13, 0x1c00, 48, SEED_DESC_F_INDIRECT, 0);
+    /* An unknown type, and a header too short. */
+    seed_blk_header(memory, 0x1b20, 0x99, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 14, 0x1b20, 16, SEED_DESC_F_NEXT, 15);
+    seed_desc(memory, SEED_DESC_TABLE, 15, 0x1b30, 1, SEED_DESC_F_WRITE, 0);
+    seed_desc(memory, SEED_DESC_TABLE, 16, 0x1b40, 15, SEED_DESC_F_NEXT, 17);
+    seed_desc(memory, SEED_DESC_TABLE, 17, 0x1b50, 1, SEED_DESC_F_WRITE, 0);
+    static const uint16_t heads[] = {0, 3, 5, 7, 9, 11, 13, 14, 16};
+    seed_offer(memory, 32, 0, heads, sizeof(heads) / sizeof(heads[0]));
+    int failed = write_seed("virtio_blk", "every-request", seed, sizeof(seed));
+    seed[0] |= 1; /* the read-only disk */
+    failed |= write_seed("virtio_blk", "every-request-read-only", seed, sizeof(seed));
+    return failed;
+}
+
+/* fuzz_virtio_pci's byte program (see its header comment). */
+struct pci_program {
+    uint8_t bytes[2048];
+    size_t length;
+};
+
+static void program_bytes(struct pci_program *program, uint64_t value, unsigned count)
+{
+    for (unsigned i = 0; i < count && program->length < sizeof(program->bytes); i++)
+        program->bytes[program->length++] = (uint8_t)(value >> (8 * i));
+}
+
+static uint8_t size_code(unsigned length)
+{
+    return (uint8_t)((length == 8 ? 3 : length == 4 ? 2 : length == 2 ? 1 : 0) << 3);
+}
+
+static void bar_read(struct pci_program *program, uint16_t offset, unsigned length)
+{
+    program_bytes(program, 0 | size_code(length), 1);
+    program_bytes(program, offset, 2);
+}
+
+static void bar_write(struct pci_program *program, uint16_t offset, uint64_t value,
+                      unsigned length)
+{
+    program_bytes(program, 1 | size_code(length), 1);
+    program_bytes(program, offset, 2);
+    program_bytes(program, value, length);
+}
+
+static void config_read(struct pci_program *program, uint8_t slot, uint8_t offset,
+                        unsigned length)
+{
+    program_bytes(program, 2 | size_code(length), 1);
+    program_bytes(program, slot, 1);
+    program_bytes(program, offset, 1);
+}
+
+static void config_write(struct pci_program *program, uint8_t slot, uint8_t offset,
+                         uint64_t value, unsigned length)
+{
+    program_bytes(program, 3 | size_code(length), 1);
+    program_bytes(program, slot, 1);
+    program_bytes(program, offset, 1);
+    program_bytes(program, value, length);
+}
+
+static void memory_write(struct pci_program *program, uint16_t address, uint64_t value,
+                         unsigned length)
+{
+    program_bytes(program, 4 | size_code(length), 1);
+    program_bytes(program, address, 2);
+    program_bytes(program, value, length);
+}
+
+static void serve_queue(struct pci_program *program)
+{
+    program_bytes(program, 5, 1);
+}
+
+/* Linux's virtio_pci_modern bring-up of the rng, then one request. */
+static void linux_bring_up(struct pci_program *program, uint32_t accepted_low)
+{
+    config_read(program, 0, 0x00, 4);
+    config_read(program, 0, 0x0a, 2);
+    config_read(program, 1, 0x00, 4);
+    config_read(program, 1, 0x06, 2);
+    config_read(program, 1, 0x34, 1);
+    for (uint8_t cap = 0x40; cap < 0x94; cap += 4)
+        config_read(program, 1, cap, 4);
+    config_write(program, 1, 0x10, 0xffffffff, 4); /* size BAR 0 */
+    config_read(program, 1, 0x10, 4);
+    config_write(program, 1, 0x10, 0xc0000000, 4);
+    config_write(program, 1, 0x04, 0x0006, 2); /* memory decoding, bus master */
+    bar_write(program, 0x14, 0, 1);             /* reset */
+    bar_write(program, 0x14, 1, 1);
+    bar_write(program, 0x14, 3, 1);
+    bar_write(program, 0x00, 0, 4);
+    bar_read(program, 0x04, 4);
+    bar_write(program, 0x00, 1, 4);
+    bar_read(program, 0x04, 4);
+    bar_write(program, 0x08, 0, 4);
+    bar_write(program, 0x0c, accepted_low, 4);
+    bar_write(program, 0x08, 1, 4);
+    bar_write(program, 0x0c, 1, 4); /* VERSION_1 */
+    bar_write(program, 0x14, 0x0b, 1);
+    bar_read(program, 0x14, 1);
+    for (uint16_t vector = 0; vector < 2; vector++) {
+        bar_write(program, (uint16_t)(0x4000 + 16 * vector), 0xfee00000, 4);
+        bar_write(program, (uint16_t)(0x4004 + 16 * vector), 0, 4);
+        bar_write(program, (uint16_t)(0x4008 + 16 * vector), 0x41 + vector, 4);
+        bar_write(program, (uint16_t)(0x400c + 16 * vector), 0, 4);
+    }
+    config_write(program, 1, 0x8a, 0x8001, 2); /* MSI-X enable */
+    bar_write(program, 0x10, 0, 2);
+    bar_read(program, 0x10, 2);
+    bar_write(program, 0x16, 0, 2);
+    bar_read(program, 0x18, 2);
+    bar_write(program, 0x18, 8, 2);
+    bar_write(program, 0x1a, 1, 2);
+    bar_read(program, 0x1a, 2);
+    bar_write(program, 0x20, 0x1000, 4);
+    bar_write(program, 0x24, 0, 4);
+    bar_write(program, 0x28, 0x2000, 4);
+    bar_write(program, 0x2c, 0, 4);
+    bar_write(program, 0x30, 0x3000, 4);
+    bar_write(program, 0x34, 0, 4);
+    bar_read(program, 0x1e, 2);
+    bar_write(program, 0x1c, 1, 2);
+    bar_write(program, 0x14, 0x0f, 1); /* DRIVER_OK */
+    /* One 64-byte request: descriptor 0, avail ring entry 0, idx 1. */
+    memory_write(program, 0x1000, 0x4000, 8);
+    memory_write(program, 0x1008, 64 | (uint64_t)2 << 32, 8);
+    memory_write(program, 0x2002, 1, 2);
+    bar_write(program, 0x3000, 0, 2);
+    serve_queue(program);
+    bar_read(program, 0x1000, 1);
+    bar_read(program, 0x5000, 8);
+}
+
+static int write_virtio_pci_seeds(void)
+{
+    static struct pci_program program;
+    int failed = 0;
+
+    memset(&program, 0, sizeof(program));
+    linux_bring_up(&program, 0x30000000); /* EVENT_IDX, INDIRECT_DESC */
+    program_bytes(&program, 7, 1);       /* reset */
+    failed |= write_seed("virtio_pci", "linux-bring-up", program.bytes, program.length);
+
+    /* A driver breaking the rules: features not offered, sizes that are not
+     * powers of two, vectors we lack, rings outside memory, the PCI_CFG
+     * window, and a BAR moved while decoding. */
+    memset(&program, 0, sizeof(program));
+    linux_bring_up(&program, 0xffffffff);
+    bar_write(&program, 0x14, 0, 1);
+    bar_write(&program, 0x14, 3, 1);
+    bar_write(&program, 0x18, 3, 2);
+    bar_write(&program, 0x18, 1000, 2);
+    bar_write(&program, 0x10, 5, 2);
+    bar_write(&program, 0x16, 7, 2);
+    bar_write(&program, 0x1c, 1, 2);
+    bar_write(&program, 0x16, 0, 2);
+    bar_write(&program, 0x20, 0xfffff000, 8);
+    bar_write(&program, 0x1c, 1, 2);
+    bar_read(&program, 0x14, 1);
+    config_write(&program, 1, 0x74 + 8, 0x14, 4); /* PCI_CFG window: device_status */
+    config_write(&program, 1, 0x74 + 12, 1, 4);
+    config_write(&program, 1, 0x74 + 16, 1, 1);
+    config_read(&program, 1, 0x74 + 16, 4);
+    config_write(&program, 1, 0x10, 0xd0000000, 4);
+    bar_read(&program, 0x12, 2);
+    config_write(&program, 1, 0x04, 0, 2);
+    bar_read(&program, 0x12, 2);
+    failed |= write_seed("virtio_pci", "hostile-driver", program.bytes, program.length);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -139,6 +472,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
-                 write_uart_seeds();
+                 write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
+                 write_virtio_pci_seeds();
     return failed ? 1 : 0;
 }

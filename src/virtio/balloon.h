@@ -1,0 +1,47 @@
+/* virtio-balloon (virtio spec 5.5) with the seed tool's policy: every
+ * poll_seconds the guest's memory statistics are read and the balloon is
+ * sized so the guest keeps pages_to_keep pages available; pages the guest
+ * gives back are returned to the host with madvise(MADV_DONTNEED). */
+#ifndef GUEST_VIRTIO_BALLOON_H
+#define GUEST_VIRTIO_BALLOON_H
+
+#include "event_loop.h"
+#include "virtio/virtio.h"
+
+#define VIRTIO_BALLOON_CONFIG_SIZE 8
+#define VIRTIO_BALLOON_PAGE_SIZE 4096u
+
+struct virtio_balloon {
+    struct virtio_device device;
+    uint8_t config[VIRTIO_BALLOON_CONFIG_SIZE]; /* num_pages, actual */
+    unsigned poll_seconds;                     /* 0: no polling */
+    uint32_t pages_to_keep;
+    uint32_t guest_pages; /* all of guest RAM, in balloon pages */
+    /* The stats buffer the driver gave us; returning it asks for fresh stats. */
+    bool stats_chain_held;
+    uint16_t stats_head;
+    uint64_t pages_released; /* for messages and tests */
+    struct event_source timer;
+    struct virtq_chain chain;
+};
+
+/* deflate_on_oom: the guest may take pages back from the balloon when it
+ * runs out of memory (VIRTIO_BALLOON_F_DEFLATE_ON_OOM). */
+int virtio_balloon_init(struct virtio_balloon *balloon, const struct guest_memory *memory,
+                        unsigned poll_seconds, uint32_t pages_to_keep, bool deflate_on_oom,
+                        struct error *error);
+
+/* Starts the polling timer in loop (if poll_seconds). */
+int virtio_balloon_start(struct virtio_balloon *balloon, struct event_loop *loop,
+                         struct error *error);
+void virtio_balloon_destroy(struct virtio_balloon *balloon);
+
+/* The new balloon size for the stats the guest reported: pure policy,
+ * exposed for tests.  available_bytes is MemAvailable (or MemFree). */
+uint32_t virtio_balloon_target(uint32_t current_pages, uint64_t available_bytes,
+                               uint32_t pages_to_keep, uint32_t guest_pages);
+
+/* Serves an inflate chain (page numbers to release); exposed for tests. */
+uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain *chain);
+
+#endif
