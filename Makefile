@@ -53,7 +53,7 @@ unit: $(UNIT_PROGRAMS)
 # Fuzz harnesses (clang libFuzzer); `make fuzz` gives each a short run.
 FUZZ_SOURCES := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PROGRAMS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SOURCES))
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 FUZZ_LIB_SOURCES := $(LIB_SOURCES)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
