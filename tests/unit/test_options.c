@@ -308,6 +308,91 @@ static void test_reparse_starts_fresh(void **state)
     assert_string_equal(options.kernel_path, "k2");
 }
 
+static void test_disks(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "-b", "root.ext2", "--block", "data.img,ro", "-b",
+                           "odd,name.img,rw", "-b", "keep,suffix", "bzImage"),
+                     0);
+    assert_int_equal(options.disk_count, 4);
+    assert_string_equal(options.disks[0].path, "root.ext2");
+    assert_false(options.disks[0].read_only);
+    assert_string_equal(options.disks[1].path, "data.img");
+    assert_true(options.disks[1].read_only);
+    /* Only ",ro" and ",rw" are options; other commas belong to the name. */
+    assert_string_equal(options.disks[2].path, "odd,name.img");
+    assert_false(options.disks[2].read_only);
+    assert_string_equal(options.disks[3].path, "keep,suffix");
+
+    assert_int_equal(PARSE(&options, &error, "-b", ",ro", "bzImage"), -1);
+    assert_error_mentions(&error, "-b: no file name");
+}
+
+static void test_too_many_disks(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    static char *argv[OPTIONS_MAX_DISKS * 2 + 8];
+    int argc = 0;
+    argv[argc++] = "guest";
+    for (int i = 0; i <= OPTIONS_MAX_DISKS; i++) {
+        argv[argc++] = "-b";
+        argv[argc++] = "disk.img";
+    }
+    argv[argc++] = "bzImage";
+    argv[argc] = NULL;
+    assert_int_equal(options_parse(argc, argv, &options, &error), -1);
+    assert_error_mentions(&error, "too many disks");
+}
+
+static void test_balloon_options(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "bzImage"), 0);
+    assert_false(options.balloon);
+    assert_int_equal(options.balloon_pages_to_keep, 1024);
+
+    assert_int_equal(PARSE(&options, &error, "-m", "2", "-p", "4096", "bzImage"), 0);
+    assert_true(options.balloon);
+    assert_int_equal(options.balloon_poll_seconds, 2);
+    assert_int_equal(options.balloon_pages_to_keep, 4096);
+    assert_false(options.balloon_deflate_on_oom);
+
+    assert_int_equal(PARSE(&options, &error, "-d", "bzImage"), 0);
+    assert_true(options.balloon);
+    assert_true(options.balloon_deflate_on_oom);
+    assert_int_equal(options.balloon_poll_seconds, 0);
+
+    assert_int_equal(PARSE(&options, &error, "-m", "0", "bzImage"), -1);
+    assert_error_mentions(&error, "-m 0");
+    assert_int_equal(PARSE(&options, &error, "-m", "soon", "bzImage"), -1);
+    assert_error_mentions(&error, "-m soon");
+    assert_int_equal(PARSE(&options, &error, "-m", "1", "-p", "-5", "bzImage"), -1);
+    assert_error_mentions(&error, "-p -5");
+    assert_int_equal(PARSE(&options, &error, "-p", "100", "bzImage"), -1);
+    assert_error_mentions(&error, "only means something with -m");
+}
+
+static void test_console_option(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "bzImage"), 0);
+    assert_false(options.virtio_console);
+    assert_int_equal(PARSE(&options, &error, "--console=virtio", "bzImage"), 0);
+    assert_true(options.virtio_console);
+    assert_int_equal(PARSE(&options, &error, "--console", "serial", "bzImage"), 0);
+    assert_false(options.virtio_console);
+    assert_int_equal(PARSE(&options, &error, "--console=usb", "bzImage"), -1);
+    assert_error_mentions(&error, "--console=usb");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +409,10 @@ int main(void)
         cmocka_unit_test(test_kernel_count),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_reparse_starts_fresh),
+        cmocka_unit_test(test_disks),
+        cmocka_unit_test(test_too_many_disks),
+        cmocka_unit_test(test_balloon_options),
+        cmocka_unit_test(test_console_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
