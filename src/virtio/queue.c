@@ -234,11 +234,14 @@ bool virtq_enable_notification(struct virtq *queue)
     return virtq_load16(&queue->avail[AVAIL_IDX]) != queue->last_avail_idx;
 }
 
-uint64_t virtq_chain_read(const struct virtq_chain *chain, uint64_t offset, void *data,
-                          uint64_t length)
+/* Copies between data and bytes [offset, offset + length) of buffers
+ * [first, end) of the chain, in the direction asked. */
+static uint64_t virtq_chain_copy(const struct virtq_chain *chain, unsigned first, unsigned end,
+                                 uint64_t offset, uint8_t *data, uint64_t length,
+                                 bool to_chain)
 {
     uint64_t done = 0;
-    for (unsigned i = 0; i < chain->readable_count && done < length; i++) {
+    for (unsigned i = first; i < end && done < length; i++) {
         const struct virtq_buffer *buffer = &chain->buffers[i];
         if (offset >= buffer->length) {
             offset -= buffer->length;
@@ -247,30 +250,28 @@ uint64_t virtq_chain_read(const struct virtq_chain *chain, uint64_t offset, void
         uint64_t count = buffer->length - offset;
         if (count > length - done)
             count = length - done;
-        memcpy((uint8_t *)data + done, (uint8_t *)buffer->host + offset, count);
+        uint8_t *host = (uint8_t *)buffer->host + offset;
+        if (to_chain)
+            memcpy(host, data + done, count);
+        else
+            memcpy(data + done, host, count);
         done += count;
         offset = 0;
     }
     return done;
 }
 
+uint64_t virtq_chain_read(const struct virtq_chain *chain, uint64_t offset, void *data,
+                          uint64_t length)
+{
+    return virtq_chain_copy(chain, 0, chain->readable_count, offset, data, length, false);
+}
+
 uint64_t virtq_chain_write(const struct virtq_chain *chain, uint64_t offset, const void *data,
                            uint64_t length)
 {
-    uint64_t done = 0;
-    unsigned end = chain->readable_count + chain->writable_count;
-    for (unsigned i = chain->readable_count; i < end && done < length; i++) {
-        const struct virtq_buffer *buffer = &chain->buffers[i];
-        if (offset >= buffer->length) {
-            offset -= buffer->length;
-            continue;
-        }
-        uint64_t count = buffer->length - offset;
-        if (count > length - done)
-            count = length - done;
-        memcpy((uint8_t *)buffer->host + offset, (const uint8_t *)data + done, count);
-        done += count;
-        offset = 0;
-    }
-    return done;
+    /* The copy only reads data when to_chain is set. */
+    return virtq_chain_copy(chain, chain->readable_count,
+                            chain->readable_count + chain->writable_count, offset,
+                            (uint8_t *)(uintptr_t)data, length, true);
 }
