@@ -187,11 +187,6 @@ int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *
     }
 }
 
-bool virtq_has_available(const struct virtq *queue)
-{
-    return queue->started && virtq_load16(&queue->avail[AVAIL_IDX]) != queue->last_avail_idx;
-}
-
 void virtq_push(struct virtq *queue, uint16_t head, uint32_t written)
 {
     if (!queue->started)
