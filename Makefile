@@ -18,7 +18,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
 .PHONY: all check unit fuzz integration clean deps run
-all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed
+all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -37,6 +37,11 @@ $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) -o $@
+
+# The host tool that builds, lists and checks ZBI/bootdata containers: only
+# the format code, none of the monitor.
+$(BUILD)/zbi: tools/zbi.c $(OBJ)/boot/zbi.o $(OBJ)/boot/bootfs.o
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) -o $@
 
 # Unit tests: one program per tests/unit/*.c, linked with the sanitized library.

@@ -1,6 +1,7 @@
 /* Writes the fuzzers' seed corpora: valid synthetic kernels (the same ones
  * the unit tests break field by field), typical command lines, and a UART
- * driver's usual register sequence.  Generated at fuzz time so that no binary
+ * driver's usual register sequence, and ZBI and seed-era bootdata
+ * containers (kernel, command line, bootfs, machine items).  Generated at fuzz time so that no binary
  * files live in the repository.  The virtio seeds are guest memory images
  * with rings built by hand, and a Linux driver's register sequence.
  * Usage: make_seeds DIRECTORY */
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "synthetic_images.h"
+/* Only <stdint.h> inside: the seeds need the constants, not the library. */
+#include "../../src/boot/zbi_format.h"
 
 static const char *root;
 
@@ -460,6 +463,148 @@ static int write_virtio_pci_seeds(void)
     return failed;
 }
 
+
+/* --- ZBI: containers built byte by byte, as the format describes them ---- */
+struct seed_zbi {
+    uint8_t bytes[4 * 4096 + 1024];
+    size_t used;
+    size_t header_size; /* of the container: 32, or 16 in the seed era */
+};
+
+static uint32_t seed_crc32(const uint8_t *data, size_t length, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < length; i++) {
+        crc ^= data[i];
+        for (int bit = 0; bit < 8; bit++)
+            crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
+    }
+    return ~crc;
+}
+
+static void seed_zbi_start(struct seed_zbi *zbi, int legacy)
+{
+    memset(zbi, 0, sizeof(*zbi));
+    zbi->header_size = legacy ? ZBI_LEGACY_HEADER_SIZE : sizeof(struct zbi_header);
+    seed_put32(zbi->bytes, ZBI_TYPE_CONTAINER);
+    seed_put32(zbi->bytes + 8, ZBI_CONTAINER_MAGIC);
+    if (!legacy) {
+        seed_put32(zbi->bytes + 12, ZBI_FLAG_VERSION);
+        seed_put32(zbi->bytes + 24, ZBI_ITEM_MAGIC);
+        seed_put32(zbi->bytes + 28, ZBI_ITEM_NO_CRC32);
+    }
+    zbi->used = zbi->header_size;
+}
+
+/* flags: ZBI_FLAG_VERSION for a 32-byte header, plus ZBI_FLAG_CRC32 for a
+ * CRC (of the payload in a ZBI; of header and payload in the seed era). */
+static void seed_zbi_add(struct seed_zbi *zbi, uint32_t type, uint32_t extra, uint32_t flags,
+                         const void *payload, uint32_t length)
+{
+    uint8_t *at = zbi->bytes + zbi->used;
+    size_t header_size = (flags & ZBI_FLAG_VERSION) ? 32 : 16;
+    seed_put32(at, type);
+    seed_put32(at + 4, length);
+    seed_put32(at + 8, extra);
+    seed_put32(at + 12, flags);
+    memcpy(at + header_size, payload, length);
+    if (header_size == 32) {
+        seed_put32(at + 24, ZBI_ITEM_MAGIC);
+        uint32_t crc = ZBI_ITEM_NO_CRC32;
+        if ((flags & ZBI_FLAG_CRC32) && zbi->header_size == 32)
+            crc = seed_crc32(payload, length, 0);
+        else if (flags & ZBI_FLAG_CRC32)
+            crc = seed_crc32(payload, length, seed_crc32(at, 32, 0));
+        seed_put32(at + 28, crc);
+    }
+    zbi->used += header_size + ZBI_ALIGN((size_t)length);
+    seed_put32(zbi->bytes + 4, (uint32_t)(zbi->used - zbi->header_size));
+}
+
+static void seed_zbi_add_kernel(struct seed_zbi *zbi, uint32_t flags)
+{
+    /* zbi_kernel, then "1: hlt; jmp 1b", entered at its first byte. */
+    uint8_t payload[16 + 16] = {0};
+    uint64_t code = ZBI_X64_KERNEL_LOAD_ADDRESS + zbi->header_size +
+                    ((flags & ZBI_FLAG_VERSION) ? 32 : 16) + 16;
+    seed_put64(payload, code);
+    seed_put64(payload + 8, 0x10000);
+    memcpy(payload + 16, "\xf4\xeb\xfd", 3);
+    seed_zbi_add(zbi, ZBI_TYPE_KERNEL_X64, 0, flags, payload, sizeof(payload));
+}
+
+/* A BOOTFS image with etc/motd and bin/init, three pages. */
+static uint32_t seed_bootfs(uint8_t *image)
+{
+    static const char *const names[] = {"bin/init", "etc/motd"};
+    static const char *const contents[] = {"\x7f" "ELF", "made by make_seeds\n"};
+    memset(image, 0, 3 * ZBI_BOOTFS_PAGE_SIZE);
+    seed_put32(image, ZBI_BOOTFS_MAGIC);
+    size_t entry = sizeof(struct zbi_bootfs_header);
+    for (int i = 0; i < 2; i++) {
+        uint32_t name_length = (uint32_t)strlen(names[i]) + 1;
+        seed_put32(image + entry, name_length);
+        seed_put32(image + entry + 4, (uint32_t)strlen(contents[i]));
+        seed_put32(image + entry + 8, (uint32_t)((i + 1) * ZBI_BOOTFS_PAGE_SIZE));
+        memcpy(image + entry + 12, names[i], name_length);
+        memcpy(image + (i + 1) * ZBI_BOOTFS_PAGE_SIZE, contents[i], strlen(contents[i]));
+        entry += ZBI_BOOTFS_DIRENT_SIZE(name_length);
+    }
+    seed_put32(image + 4, (uint32_t)(entry - sizeof(struct zbi_bootfs_header)));
+    return 3 * ZBI_BOOTFS_PAGE_SIZE;
+}
+
+static int write_zbi_seeds(void)
+{
+    static struct seed_zbi zbi;
+    static uint8_t bootfs[3 * ZBI_BOOTFS_PAGE_SIZE];
+    static const char cmdline[] = "console=ttyS0 kernel.halt-on-panic=true";
+    uint8_t e820[2 * 20] = {0};
+    seed_put64(e820, 0);
+    seed_put64(e820 + 8, 0x9f000);
+    seed_put32(e820 + 16, ZBI_E820_RAM);
+    seed_put64(e820 + 20, 0x100000);
+    seed_put64(e820 + 28, 0x3f00000);
+    seed_put32(e820 + 36, ZBI_E820_RAM);
+    uint8_t uart[8] = {0};
+    seed_put16(uart, 0x3f8);
+    seed_put32(uart + 4, 4);
+    uint8_t rsdp[8] = {0};
+    seed_put64(rsdp, 0xe0000);
+    int failed = 0;
+
+    /* A complete ZBI: kernel, command line, bootfs, and what a boot loader adds. */
+    uint32_t bootfs_size = seed_bootfs(bootfs);
+    seed_zbi_start(&zbi, 0);
+    seed_zbi_add_kernel(&zbi, ZBI_FLAG_VERSION);
+    seed_zbi_add(&zbi, ZBI_TYPE_CMDLINE, 0, ZBI_FLAG_VERSION, cmdline, sizeof(cmdline));
+    seed_zbi_add(&zbi, ZBI_TYPE_STORAGE_BOOTFS, bootfs_size, ZBI_FLAG_VERSION | ZBI_FLAG_CRC32,
+                 bootfs, bootfs_size);
+    seed_zbi_add(&zbi, ZBI_TYPE_E820_TABLE, 0, ZBI_FLAG_VERSION, e820, sizeof(e820));
+    seed_zbi_add(&zbi, ZBI_TYPE_KERNEL_DRIVER, ZBI_KERNEL_DRIVER_I8250_PIO_UART,
+                 ZBI_FLAG_VERSION, uart, sizeof(uart));
+    failed |= write_seed("zbi", "kernel-bootfs", zbi.bytes, zbi.used);
+
+    /* A ramdisk container: what -r gives. */
+    seed_zbi_start(&zbi, 0);
+    seed_zbi_add(&zbi, ZBI_TYPE_STORAGE_RAMDISK, 13, ZBI_FLAG_VERSION | ZBI_FLAG_CRC32,
+                 "a small disk", 13);
+    seed_zbi_add(&zbi, ZBI_TYPE_ACPI_RSDP, 0, ZBI_FLAG_VERSION, rsdp, sizeof(rsdp));
+    seed_zbi_add(&zbi, ZBI_TYPE_PLATFORM_ID, 0, ZBI_FLAG_VERSION, "\1\0\0\0\2\0\0\0pc",
+                 10);
+    failed |= write_seed("zbi", "ramdisk", zbi.bytes, zbi.used);
+
+    /* The seed era: 16-byte headers, and one extended item with its CRC. */
+    seed_zbi_start(&zbi, 1);
+    seed_zbi_add_kernel(&zbi, 0);
+    seed_zbi_add(&zbi, ZBI_TYPE_CMDLINE, 0, 0, cmdline, sizeof(cmdline));
+    seed_zbi_add(&zbi, ZBI_TYPE_E820_TABLE, 0, ZBI_FLAG_VERSION | ZBI_FLAG_CRC32, e820,
+                 sizeof(e820));
+    seed_zbi_add(&zbi, ZBI_TYPE_STORAGE_BOOTFS, bootfs_size, 0, bootfs, bootfs_size);
+    failed |= write_seed("zbi", "legacy-kernel", zbi.bytes, zbi.used);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -473,6 +618,6 @@ int main(int argc, char **argv)
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
-                 write_virtio_pci_seeds();
+                 write_virtio_pci_seeds() | write_zbi_seeds();
     return failed ? 1 : 0;
 }
