@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "boot/linux.h"
+#include "boot/multiboot.h"
 #include "boot/pvh.h"
+#include "boot/zircon.h"
 #include "exit_status.h"
 #include "machine.h"
 #include "options.h"
@@ -59,12 +61,14 @@ static int map_file(const char *path, const char *role, struct boot_file *file,
     return 0;
 }
 
-enum kernel_kind { KERNEL_BZIMAGE, KERNEL_PVH_ELF };
+enum kernel_kind { KERNEL_BZIMAGE, KERNEL_PVH_ELF, KERNEL_ZIRCON, KERNEL_MULTIBOOT };
 
 struct kernel {
     enum kernel_kind kind;
     struct bzimage_info bzimage;
     struct pvh_info pvh;
+    struct zbi_kernel_info zircon;
+    struct multiboot_info_parsed multiboot;
 };
 
 static int kernel_inspect(const struct boot_file *file, struct kernel *kernel, struct error *error)
@@ -76,14 +80,30 @@ static int kernel_inspect(const struct boot_file *file, struct kernel *kernel, s
             return error_set(error, "%s: %s", file->path, detail.message);
         return 0;
     }
-    if (elf_is_elf(file->data, file->size)) {
-        kernel->kind = KERNEL_PVH_ELF;
-        if (pvh_parse(file->data, file->size, &kernel->pvh, &detail))
+    if (zircon_is_zbi(file->data, file->size)) {
+        kernel->kind = KERNEL_ZIRCON;
+        if (zircon_parse(file->data, file->size, &kernel->zircon, &detail))
             return error_set(error, "%s: %s", file->path, detail.message);
         return 0;
     }
-    return error_set(error, "%s: not a kernel guest can boot (neither a Linux bzImage nor an "
-                            "ELF vmlinux with a PVH note)",
+    /* An ELF file boots through its PVH note; one without that note may
+     * still be a multiboot kernel (as may a flat a.out-kludge image). */
+    bool elf = elf_is_elf(file->data, file->size);
+    if (elf && !pvh_parse(file->data, file->size, &kernel->pvh, &detail)) {
+        kernel->kind = KERNEL_PVH_ELF;
+        return 0;
+    }
+    if (multiboot_has_header(file->data, file->size)) {
+        kernel->kind = KERNEL_MULTIBOOT;
+        if (multiboot_parse(file->data, file->size, &kernel->multiboot, &detail))
+            return error_set(error, "%s: %s", file->path, detail.message);
+        return 0;
+    }
+    if (elf)
+        return error_set(error, "%s: %s, and it has no multiboot header", file->path,
+                         detail.message);
+    return error_set(error, "%s: not a kernel guest can boot (not a Linux bzImage, an ELF "
+                            "vmlinux with a PVH note, a Zircon ZBI or a multiboot kernel)",
                      file->path);
 }
 
@@ -111,6 +131,15 @@ int main(int argc, char **argv)
         return fail(error.message);
     if (options.initrd_path && map_file(options.initrd_path, "ramdisk", &config.initrd, &error))
         return fail(error.message);
+    if (kernel.kind == KERNEL_ZIRCON && config.initrd.data) {
+        size_t container_size;
+        struct error detail;
+        if (zbi_check(config.initrd.data, config.initrd.size, &container_size, &detail)) {
+            error_set(&error, "%s: %s", config.initrd.path, detail.message);
+            return fail(error.message);
+        }
+    }
+    config.user_cmdline = options.cmdline_given ? options.cmdline : NULL;
 
     static char cmdline[OPTIONS_MAX_CMDLINE + 256];
     if (linux_compose_cmdline_with_console(
@@ -167,9 +196,22 @@ int main(int argc, char **argv)
     config.rsdp_address = machine.rsdp_address;
 
     struct boot_entry entry;
-    int loaded = kernel.kind == KERNEL_BZIMAGE
-                     ? bzimage_load(&kernel.bzimage, &config, &machine.vm.memory, &entry, &error)
-                     : pvh_load(&kernel.pvh, &config, &machine.vm.memory, &entry, &error);
+    const struct guest_memory *memory = &machine.vm.memory;
+    int loaded = -1;
+    switch (kernel.kind) {
+    case KERNEL_BZIMAGE:
+        loaded = bzimage_load(&kernel.bzimage, &config, memory, &entry, &error);
+        break;
+    case KERNEL_PVH_ELF:
+        loaded = pvh_load(&kernel.pvh, &config, memory, &entry, &error);
+        break;
+    case KERNEL_ZIRCON:
+        loaded = zircon_load(&kernel.zircon, &config, memory, &entry, &error);
+        break;
+    case KERNEL_MULTIBOOT:
+        loaded = multiboot_load(&kernel.multiboot, &config, memory, &entry, &error);
+        break;
+    }
     if (loaded)
         return fail(error.message);
     /* The files are in guest memory now; drop our mappings of them. */

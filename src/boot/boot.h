@@ -24,7 +24,8 @@ struct boot_file {
 struct boot_config {
     struct boot_file kernel;
     struct boot_file initrd; /* data == NULL when there is none */
-    const char *cmdline;     /* final command line, as the guest will see it */
+    const char *cmdline;     /* Linux: final command line, as the guest will see it */
+    const char *user_cmdline; /* what -c said, NULL when absent (Zircon, multiboot) */
     uint64_t rsdp_address;   /* guest-physical ACPI RSDP */
 };
 
@@ -36,6 +37,7 @@ enum boot_cpu_mode {
 struct boot_entry {
     enum boot_cpu_mode mode;
     uint64_t instruction_pointer;
+    uint64_t rax;
     uint64_t rsi;
     uint64_t rbx;
 };

@@ -94,7 +94,7 @@ int cpu_state_set_boot(int vcpu_fd, const struct boot_entry *entry, struct error
         return error_set(error, "KVM_SET_SREGS: %s", strerror(errno));
 
     struct kvm_regs regs = {.rflags = 0x2, .rip = entry->instruction_pointer,
-                            .rsi = entry->rsi, .rbx = entry->rbx};
+                            .rax = entry->rax, .rsi = entry->rsi, .rbx = entry->rbx};
     if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
         return error_set(error, "KVM_SET_REGS: %s", strerror(errno));
 

@@ -18,6 +18,13 @@
 /* Linux zero page (struct boot_params). */
 #define LAYOUT_ZERO_PAGE 0x7000
 
+/* Multiboot: the same page, since a guest is booted by one protocol only:
+ * multiboot_info, the module list, the memory map, the loader's name. */
+#define LAYOUT_MULTIBOOT_INFO 0x7000
+#define LAYOUT_MULTIBOOT_MODULES 0x7100
+#define LAYOUT_MULTIBOOT_MEMORY_MAP 0x7200 /* E820_MAX_ENTRIES of 24 bytes */
+#define LAYOUT_MULTIBOOT_LOADER_NAME 0x7400
+
 /* Identity-mapping page tables for 64-bit entry: PML4, PDPT, 4 page directories of 2 MiB pages. */
 #define LAYOUT_PML4 0x9000
 #define LAYOUT_PDPT 0xa000

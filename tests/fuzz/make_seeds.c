@@ -605,6 +605,72 @@ static int write_zbi_seeds(void)
     return failed;
 }
 
+/* fuzz_zircon's input: a 16-bit kernel length, the kernel ZBI, then the
+ * ramdisk container. */
+static int write_zircon_seeds(void)
+{
+    static struct seed_zbi kernel, ramdisk;
+    static uint8_t seed[sizeof(kernel.bytes) + sizeof(ramdisk.bytes) + 2];
+    int failed = 0;
+    for (int legacy = 0; legacy < 2; legacy++) {
+        uint32_t version = legacy ? 0 : ZBI_FLAG_VERSION;
+        seed_zbi_start(&kernel, legacy);
+        seed_zbi_add_kernel(&kernel, version);
+        seed_zbi_add(&kernel, ZBI_TYPE_CMDLINE, 0, version, "from-kernel", 12);
+        seed_zbi_start(&ramdisk, legacy);
+        seed_zbi_add(&ramdisk, ZBI_TYPE_STORAGE_RAMDISK, 13, version, "a small disk", 13);
+        seed_put16(seed, (uint16_t)kernel.used);
+        memcpy(seed + 2, kernel.bytes, kernel.used);
+        memcpy(seed + 2 + kernel.used, ramdisk.bytes, ramdisk.used);
+        failed |= write_seed("zircon", legacy ? "legacy" : "zbi", seed,
+                             2 + kernel.used + ramdisk.used);
+    }
+    return failed;
+}
+
+/* Multiboot kernels: a flat image with address fields, and an ELF32 one. */
+static int write_multiboot_seeds(void)
+{
+    static uint8_t image[0x3000];
+    int failed = 0;
+    memset(image, 0x90, sizeof(image));
+    uint32_t flags = 0x10003; /* page-align modules, memory info, address fields */
+    seed_put32(image + 0x40, 0x1badb002);
+    seed_put32(image + 0x44, flags);
+    seed_put32(image + 0x48, 0u - 0x1badb002u - flags);
+    seed_put32(image + 0x4c, 0x100040); /* header_addr */
+    seed_put32(image + 0x50, 0x100000); /* load_addr */
+    seed_put32(image + 0x54, 0x102000); /* load_end_addr */
+    seed_put32(image + 0x58, 0x105000); /* bss_end_addr */
+    seed_put32(image + 0x5c, 0x100100); /* entry_addr */
+    failed |= write_seed("multiboot", "aout", image, sizeof(image));
+
+    memset(image, 0, sizeof(image));
+    memcpy(image, "\x7f" "ELF\x01\x01\x01", 7);
+    seed_put16(image + 16, 2);        /* ET_EXEC */
+    seed_put16(image + 18, 3);        /* EM_386 */
+    seed_put32(image + 20, 1);        /* EV_CURRENT */
+    seed_put32(image + 24, 0x100020); /* e_entry */
+    seed_put32(image + 28, 52);       /* e_phoff */
+    seed_put16(image + 40, 52);       /* e_ehsize */
+    seed_put16(image + 42, 32);       /* e_phentsize */
+    seed_put16(image + 44, 1);        /* e_phnum */
+    seed_put32(image + 52, 1);        /* PT_LOAD */
+    seed_put32(image + 56, 0x1000);   /* p_offset */
+    seed_put32(image + 60, 0x100000); /* p_vaddr */
+    seed_put32(image + 64, 0x100000); /* p_paddr */
+    seed_put32(image + 68, 0x1000);   /* p_filesz */
+    seed_put32(image + 72, 0x3000);   /* p_memsz */
+    seed_put32(image + 76, 5);        /* PF_R | PF_X */
+    flags = 3;
+    seed_put32(image + 0x1000, 0x1badb002);
+    seed_put32(image + 0x1004, flags);
+    seed_put32(image + 0x1008, 0u - 0x1badb002u - flags);
+    image[sizeof(image) - 1] = 0x0d; /* the harness's choice byte: module, command line */
+    failed |= write_seed("multiboot", "elf32", image, sizeof(image));
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -618,6 +684,7 @@ int main(int argc, char **argv)
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
-                 write_virtio_pci_seeds() | write_zbi_seeds();
+                 write_virtio_pci_seeds() | write_zbi_seeds() | write_zircon_seeds() |
+                 write_multiboot_seeds();
     return failed ? 1 : 0;
 }
