@@ -17,8 +17,8 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit fuzz integration clean deps run
-all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi
+.PHONY: all check unit fuzz integration clean deps run guests
+all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi guests
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -43,6 +43,12 @@ $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
 # the format code, none of the monitor.
 $(BUILD)/zbi: tools/zbi.c $(OBJ)/boot/zbi.o $(OBJ)/boot/bootfs.o
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) -o $@
+
+# The freestanding protocol probes (Zircon ZBI and multiboot test kernels)
+# have their own Makefile: different compiler flags, no libc.
+.PHONY: guests
+guests: $(BUILD)/zbi
+	@$(MAKE) --no-print-directory -C tests/guests BUILD=$(abspath $(BUILD))
 
 # Unit tests: one program per tests/unit/*.c, linked with the sanitized library.
 UNIT_SOURCES := $(wildcard tests/unit/test_*.c)
