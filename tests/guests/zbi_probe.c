@@ -112,8 +112,12 @@ void zbi_probe_main(uint64_t container_address, uint64_t rflags)
                                  &found);
         if (size) {
             check(found.kernel_count == 0, "no kernel item in the boot loader's container");
-            check(found.cmdline_count == 1, "exactly one CMDLINE item (found %u)",
-                  found.cmdline_count);
+            /* A ramdisk may bring command-line items of its own (Zircon
+             * joins them); the boot loader's, with TERM=uart, comes last. */
+            if (check(found.cmdline_count >= 1, "a CMDLINE item (found %u)",
+                      found.cmdline_count))
+                check(found.cmdline_length >= 9 && memcmp(found.cmdline, "TERM=uart", 9) == 0,
+                      "the last CMDLINE item is the boot loader's (TERM=uart ...)");
             check_memory_map(&found, kernel_end, container_address, container_address + size);
             if (check(found.rsdp_count == 1, "exactly one ACPI_RSDP item (found %u)",
                       found.rsdp_count))
