@@ -180,7 +180,10 @@ static void virtio_input_hold(struct virtio_input *input)
     held->piece_count = 0;
     uint32_t want = VIRTIO_INPUT_EVENT_SIZE;
     unsigned end = chain->readable_count + chain->writable_count;
-    for (unsigned i = chain->readable_count; i < end && want; i++) {
+    /* Empty buffers never reach a chain, so every piece takes at least a
+     * byte and there are at most 8; the bound keeps that true regardless. */
+    for (unsigned i = chain->readable_count;
+         i < end && want && held->piece_count < VIRTIO_INPUT_EVENT_SIZE; i++) {
         uint32_t take = chain->buffers[i].length < want ? chain->buffers[i].length : want;
         held->pieces[held->piece_count].host = chain->buffers[i].host;
         held->pieces[held->piece_count].length = take;
