@@ -434,6 +434,8 @@ static uint32_t virtio_pci_class_code(uint16_t device_id)
     case VIRTIO_ID_NET: return 0x020000;     /* ethernet */
     case VIRTIO_ID_BLOCK: return 0x018000;   /* other mass storage */
     case VIRTIO_ID_CONSOLE: return 0x078000; /* other communication */
+    case VIRTIO_ID_GPU: return 0x038000;     /* other display */
+    case VIRTIO_ID_INPUT: return 0x098000;   /* other input */
     default: return 0x00ff00;                /* unclassified */
     }
 }

@@ -3,9 +3,11 @@
  * driver's usual register sequence, and ZBI and seed-era bootdata
  * containers (kernel, command line, bootfs, machine items).  Generated at fuzz time so that no binary
  * files live in the repository.  The virtio seeds are guest memory images
- * with rings built by hand, and a Linux driver's register sequence.
+ * with rings built by hand (virtio-gpu's holding whole command sequences),
+ * and a Linux driver's register sequence.
  * Usage: make_seeds DIRECTORY */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -301,6 +303,200 @@ static int write_virtio_blk_seeds(void)
     int failed = write_seed("virtio_blk", "every-request", seed, sizeof(seed));
     seed[0] |= 1; /* the read-only disk */
     failed |= write_seed("virtio_blk", "every-request-read-only", seed, sizeof(seed));
+    return failed;
+}
+
+/* --- virtio-gpu: command sequences (see fuzz_virtio_gpu.c) ------------------
+ * Queue of 128 at the usual places; each command is a request buffer (and,
+ * for ATTACH_BACKING, its entries in a second one, as Linux sends them)
+ * followed by a writable response buffer, packed from 0x1000. */
+#define GPU_SEED_MEMORY 0x8000
+#define GPU_SEED_QUEUE 128
+#define GPU_SEED_PIXELS 0x4000 /* guest copies of resources */
+
+enum {
+    GPU_DISPLAY_INFO = 0x0100,
+    GPU_CREATE_2D,
+    GPU_UNREF,
+    GPU_SET_SCANOUT,
+    GPU_FLUSH,
+    GPU_TRANSFER,
+    GPU_ATTACH,
+    GPU_DETACH,
+    GPU_UPDATE_CURSOR = 0x0300,
+    GPU_MOVE_CURSOR,
+};
+
+struct gpu_seed {
+    uint8_t *memory;
+    unsigned next_desc;
+    uint32_t next_address;
+    uint16_t heads[GPU_SEED_QUEUE];
+    unsigned count;
+};
+
+static uint32_t gpu_seed_place(struct gpu_seed *seed, const uint8_t *bytes, uint32_t length)
+{
+    uint32_t address = seed->next_address;
+    if (bytes)
+        memcpy(seed->memory + address, bytes, length);
+    seed->next_address = (address + length + 15) & ~15u;
+    return address;
+}
+
+static void gpu_seed_desc(struct gpu_seed *seed, uint64_t address, uint32_t length,
+                          uint16_t flags, bool last)
+{
+    unsigned index = seed->next_desc++;
+    seed_desc(seed->memory, SEED_DESC_TABLE, index, address, length,
+              (uint16_t)(flags | (last ? 0 : SEED_DESC_F_NEXT)), (uint16_t)(index + 1));
+}
+
+/* A command: header (type, flags, fence) and 32-bit fields; extra is a
+ * second readable buffer; no response buffer when response_length is 0. */
+static void gpu_seed_command(struct gpu_seed *seed, uint32_t type, uint32_t flags,
+                             const uint32_t *fields, unsigned field_count, uint32_t length,
+                             const uint8_t *extra, uint32_t extra_length,
+                             uint32_t response_length)
+{
+    uint8_t request[128] = {0};
+    seed_put32(request, type);
+    seed_put32(request + 4, flags);
+    seed_put64(request + 8, flags ? 0x100 + seed->count : 0);
+    for (unsigned i = 0; i < field_count; i++)
+        seed_put32(request + 24 + 4 * i, fields[i]);
+    if (!length)
+        length = 24 + 4 * field_count;
+    seed->heads[seed->count++] = (uint16_t)seed->next_desc;
+    uint32_t address = gpu_seed_place(seed, request, length);
+    gpu_seed_desc(seed, address, length, 0, !extra_length && !response_length);
+    if (extra_length) {
+        address = gpu_seed_place(seed, extra, extra_length);
+        gpu_seed_desc(seed, address, extra_length, 0, !response_length);
+    }
+    if (response_length) {
+        address = gpu_seed_place(seed, NULL, response_length);
+        gpu_seed_desc(seed, address, response_length, SEED_DESC_F_WRITE, true);
+    }
+}
+
+#define GPU_FIELDS(...) (const uint32_t[]){__VA_ARGS__}, sizeof((const uint32_t[]){__VA_ARGS__}) / 4
+#define GPU_COMMAND(seed, type, ...) \
+    gpu_seed_command(seed, type, 0, GPU_FIELDS(__VA_ARGS__), 0, NULL, 0, 24)
+
+static void gpu_seed_attach(struct gpu_seed *seed, uint32_t id, const uint64_t *entries,
+                            unsigned count)
+{
+    uint8_t bytes[16 * 8] = {0};
+    for (unsigned i = 0; i < count; i++) {
+        seed_put64(bytes + 16 * i, entries[2 * i]);
+        seed_put32(bytes + 16 * i + 8, (uint32_t)entries[2 * i + 1]);
+    }
+    gpu_seed_command(seed, GPU_ATTACH, 0, GPU_FIELDS(id, count), 0, bytes, 16 * count, 24);
+}
+
+static int gpu_seed_write(struct gpu_seed *seed, uint8_t *file, uint8_t cursor_mask,
+                          const char *name)
+{
+    file[0] = 7; /* queue of 128, no indirect descriptors */
+    file[1] = cursor_mask;
+    if (seed->next_desc > GPU_SEED_QUEUE || seed->next_address > GPU_SEED_PIXELS) {
+        fprintf(stderr, "virtio_gpu seed %s does not fit\n", name);
+        return -1;
+    }
+    seed_offer(seed->memory, GPU_SEED_QUEUE, 0, seed->heads, seed->count);
+    return write_seed("virtio_gpu", name, file, 2 + GPU_SEED_MEMORY);
+}
+
+static void gpu_seed_start(struct gpu_seed *seed, uint8_t *file)
+{
+    memset(file, 0, 2 + GPU_SEED_MEMORY);
+    *seed = (struct gpu_seed){.memory = file + 2, .next_address = 0x1000};
+    /* A picture for the transfers: every byte different nearby. */
+    for (unsigned i = 0; i < 0x2000; i++)
+        seed->memory[GPU_SEED_PIXELS + i] = (uint8_t)(i * 7 + i / 251);
+}
+
+static int write_virtio_gpu_seeds(void)
+{
+    static uint8_t file[2 + GPU_SEED_MEMORY];
+    struct gpu_seed seed;
+    int failed = 0;
+
+    /* What Linux does: display info, a 16x16 framebuffer with two backing
+     * pieces, scanout, transfer, flush, a cursor (chains 7 and 15 on the
+     * cursor queue), partial updates, a panned scanout, and teardown. */
+    gpu_seed_start(&seed, file);
+    gpu_seed_command(&seed, GPU_DISPLAY_INFO, 0, NULL, 0, 0, NULL, 0, 24 + 16 * 24);
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 1, 2, 16, 16);
+    gpu_seed_attach(&seed, 1, (const uint64_t[]){GPU_SEED_PIXELS, 512, GPU_SEED_PIXELS + 0x600,
+                                                 512},
+                    2);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 16, 16, 0, 1);
+    gpu_seed_command(&seed, GPU_TRANSFER, 1, GPU_FIELDS(0, 0, 16, 16, 0, 0, 1, 0), 0, NULL, 0,
+                     24);
+    GPU_COMMAND(&seed, GPU_FLUSH, 0, 0, 16, 16, 1, 0);
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 2, 1, 64, 64);
+    gpu_seed_command(&seed, GPU_UPDATE_CURSOR, 0, GPU_FIELDS(0, 10, 20, 0, 2, 1, 1, 0), 0, NULL,
+                     0, 0);
+    GPU_COMMAND(&seed, GPU_TRANSFER, 2, 3, 5, 4, 3 * 64 + 2 * 4, 0, 1, 0);
+    GPU_COMMAND(&seed, GPU_FLUSH, 2, 3, 5, 4, 1, 0);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 4, 4, 8, 8, 0, 1);
+    GPU_COMMAND(&seed, GPU_FLUSH, 0, 0, 16, 16, 1, 0);
+    GPU_COMMAND(&seed, GPU_DETACH, 1, 0);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 0, 0, 0, 0);
+    GPU_COMMAND(&seed, GPU_UNREF, 1, 0);
+    GPU_COMMAND(&seed, GPU_MOVE_CURSOR, 0, 30, 40, 0, 0, 0, 0, 0);
+    failed |= gpu_seed_write(&seed, file, 0x80, "linux-bring-up");
+
+    /* Every format through transfer, scanout and flush. */
+    static const uint32_t formats[] = {1, 2, 3, 4, 67, 68, 121, 134};
+    gpu_seed_start(&seed, file);
+    for (unsigned i = 0; i < 8; i++) {
+        uint32_t id = 10 + i;
+        GPU_COMMAND(&seed, GPU_CREATE_2D, id, formats[i], 4, 4);
+        gpu_seed_attach(&seed, id, (const uint64_t[]){GPU_SEED_PIXELS + 0x40 * i, 64}, 1);
+        GPU_COMMAND(&seed, GPU_TRANSFER, 0, 0, 4, 4, 0, 0, id, 0);
+        GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 4, 4, 0, id);
+        GPU_COMMAND(&seed, GPU_FLUSH, 1, 1, 2, 2, id, 0);
+    }
+    failed |= gpu_seed_write(&seed, file, 0, "formats");
+
+    /* Wrong in every way the device checks, around a good resource. */
+    gpu_seed_start(&seed, file);
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 1, 2, 8, 8);
+    gpu_seed_attach(&seed, 1, (const uint64_t[]){GPU_SEED_PIXELS, 256}, 1);
+    GPU_COMMAND(&seed, 0x999, 0);                                           /* unknown */
+    gpu_seed_command(&seed, GPU_CREATE_2D, 0, NULL, 0, 10, NULL, 0, 24);   /* short header */
+    gpu_seed_command(&seed, GPU_CREATE_2D, 0, GPU_FIELDS(3, 2), 0, NULL, 0, 24); /* short */
+    gpu_seed_command(&seed, GPU_DISPLAY_INFO, 0, NULL, 0, 0, NULL, 0, 24); /* short response */
+    gpu_seed_command(&seed, GPU_FLUSH, 0, GPU_FIELDS(0, 0, 8, 8, 1, 0), 0, NULL, 0, 0);
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 0, 2, 8, 8);         /* id 0 */
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 1, 2, 8, 8);         /* duplicate */
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 2, 5, 8, 8);         /* format */
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 2, 2, 16384, 16384); /* too big */
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 3, 2, 0, 8);         /* empty */
+    gpu_seed_attach(&seed, 9, (const uint64_t[]){GPU_SEED_PIXELS, 256}, 1);
+    gpu_seed_attach(&seed, 1, (const uint64_t[]){GPU_SEED_PIXELS, 256}, 1); /* again */
+    GPU_COMMAND(&seed, GPU_CREATE_2D, 4, 2, 8, 8);
+    gpu_seed_attach(&seed, 4, (const uint64_t[]){GPU_SEED_MEMORY - 16, 256}, 1);
+    GPU_COMMAND(&seed, GPU_ATTACH, 4, 20000);
+    GPU_COMMAND(&seed, GPU_ATTACH, 4, 3);
+    GPU_COMMAND(&seed, GPU_TRANSFER, 0, 0, 8, 8, 0, 0, 4, 0);    /* no backing */
+    GPU_COMMAND(&seed, GPU_TRANSFER, 1, 0, 8, 8, 0, 0, 1, 0);    /* rect */
+    GPU_COMMAND(&seed, GPU_TRANSFER, 0, 0, 8, 8, 4, 0, 1, 0);    /* past the backing */
+    GPU_COMMAND(&seed, GPU_TRANSFER, 0, 0, 1, 1, ~0u, ~0u, 1, 0); /* wrapping offset */
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 9, 8, 0, 1);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, ~0u, 0, 2, 8, 0, 1);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 8, 8, 3, 1);
+    GPU_COMMAND(&seed, GPU_SET_SCANOUT, 0, 0, 8, 8, 0, 1);
+    GPU_COMMAND(&seed, GPU_FLUSH, 0, 0, 8, 8, 7, 0);
+    GPU_COMMAND(&seed, GPU_FLUSH, 4, 4, 8, 8, 1, 0);
+    GPU_COMMAND(&seed, GPU_UPDATE_CURSOR, 0, 0, 0, 0, 1, 0, 0, 0); /* wrong queue */
+    GPU_COMMAND(&seed, GPU_DETACH, 4, 0);
+    GPU_COMMAND(&seed, GPU_UNREF, 9, 0);
+    GPU_COMMAND(&seed, GPU_UNREF, 1, 0);
+    failed |= gpu_seed_write(&seed, file, 0, "bad-commands");
     return failed;
 }
 
@@ -684,7 +880,7 @@ int main(int argc, char **argv)
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
-                 write_virtio_pci_seeds() | write_zbi_seeds() | write_zircon_seeds() |
-                 write_multiboot_seeds();
+                 write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
+                 write_zircon_seeds() | write_multiboot_seeds();
     return failed ? 1 : 0;
 }

@@ -19,6 +19,8 @@
 #include "devices/pci.h"
 #include "memory.h"
 #include "virtio/blk.h"
+#include "virtio/gpu.h"
+#include "virtio/input.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "virtio/virtio.h"
@@ -383,6 +385,47 @@ static void test_rng_capabilities(void **state)
     pci_bus_destroy(&pci);
     free(transport);
     free(rng);
+}
+
+/* The display and input devices say what they are: PCI device id 0x1040 +
+ * the virtio id, and a class code Linux and lspci know. */
+static void expect_identity(struct virtio_device *device, uint16_t device_id, uint32_t class_code,
+                            uint32_t config_size)
+{
+    struct error error;
+    struct virtio_pci *transport = calloc(1, sizeof(*transport));
+    assert_non_null(transport);
+    struct pci_bus pci;
+    assert_int_equal(pci_bus_init(&pci, NULL, NULL, &error), 0);
+    assert_int_equal(virtio_pci_create(transport, device, &pci, NULL, &error), 0);
+    assert_int_equal(config_read(&pci, 0x02, 2), device_id);
+    assert_int_equal(config_read(&pci, 0x09, 3), class_code);
+    struct found_capabilities found = walk_capabilities(&pci);
+    assert_int_equal(found.vendor_count[4], 1); /* device config */
+    check_vendor_capability(&pci, found.vendor_at[4], 16, config_size);
+    assert_int_equal(config_read(&pci, found.msix_at + 2, 2) & 0x7ff, 2); /* 3 vectors */
+    virtio_pci_destroy(transport);
+    pci_bus_destroy(&pci);
+    free(transport);
+}
+
+static void test_gpu_and_input_identity(void **state)
+{
+    struct fixture *fixture = *state;
+    struct error error;
+    struct virtio_gpu *gpu = calloc(1, sizeof(*gpu));
+    struct virtio_input *input = calloc(1, sizeof(*input));
+    assert_non_null(gpu);
+    assert_non_null(input);
+    assert_int_equal(virtio_gpu_init(gpu, &fixture->memory, 0, 0, NULL, &error), 0);
+    expect_identity(&gpu->device, 0x1050, 0x038000, VIRTIO_GPU_CONFIG_SIZE);
+    virtio_gpu_destroy(gpu);
+    assert_int_equal(
+        virtio_input_init(input, VIRTIO_INPUT_KEYBOARD, &fixture->memory, 0, 0, &error), 0);
+    expect_identity(&input->device, 0x1052, 0x098000, VIRTIO_INPUT_CONFIG_SIZE);
+    virtio_input_destroy(input);
+    free(input);
+    free(gpu);
 }
 
 /* --- feature negotiation ----------------------------------------------------- */
@@ -1223,6 +1266,7 @@ int main(void)
         TEST(test_pci_cfg_window),
         TEST(test_bar_through_memory_window),
         cmocka_unit_test_setup_teardown(test_rng_request, setup_bus, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_and_input_identity, setup_bus, teardown),
         cmocka_unit_test_setup_teardown(test_blk_request, setup_bus, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
