@@ -187,6 +187,23 @@ int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *
     }
 }
 
+bool virtq_has_available(const struct virtq *queue)
+{
+    return queue->started && virtq_load16(&queue->avail[AVAIL_IDX]) != queue->last_avail_idx;
+}
+
+bool virtq_peek_available(const struct virtq *queue)
+{
+    /* Racing a reset is harmless: a stale ring pointer still points into
+     * guest memory, which stays mapped for the VM's life, and the caller
+     * looks again under the lock before it acts. */
+    volatile uint16_t *avail = __atomic_load_n(&queue->avail, __ATOMIC_ACQUIRE);
+    if (!avail)
+        return false;
+    return virtq_load16(&avail[AVAIL_IDX]) !=
+           __atomic_load_n(&queue->last_avail_idx, __ATOMIC_RELAXED);
+}
+
 void virtq_push(struct virtq *queue, uint16_t head, uint32_t written)
 {
     if (!queue->started)

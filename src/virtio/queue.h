@@ -92,6 +92,14 @@ void virtq_reset(struct virtq *queue);
  *     chain->head = UINT16_MAX): the device needs a reset. */
 int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *error);
 
+/* Has the driver made chains available that we have not taken? */
+bool virtq_has_available(const struct virtq *queue);
+
+/* The same, without the device lock, for a thread that polls: it may be
+ * wrong while the queue is being reset, so a true answer must be confirmed
+ * with virtq_has_available under the lock. */
+bool virtq_peek_available(const struct virtq *queue);
+
 /* Returns a chain to the driver with the number of bytes written into it. */
 void virtq_push(struct virtq *queue, uint16_t head, uint32_t written);
 

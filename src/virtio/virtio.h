@@ -84,6 +84,10 @@ struct virtio_device {
     int notify_fd[VIRTIO_MAX_QUEUES];
     struct event_source notify_source[VIRTIO_MAX_QUEUES];
     bool own_thread;
+    /* Set while the device's own thread polls its rings: queues are drained
+     * without asking the driver for notifications, which saves the driver's
+     * notify exits while requests keep coming. */
+    bool polling;
     int stop_fd;
     pthread_t thread;
     bool thread_started;
