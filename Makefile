@@ -22,7 +22,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit fuzz integration clean deps run guests
+.PHONY: all check unit ui-tests fuzz integration clean deps run guests
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi guests
 
 $(OBJ)/%.o: src/%.c
@@ -66,6 +66,19 @@ $(BUILD)/unit/%: tests/unit/%.c $(call lib_objects,$(ASAN_OBJ))
 unit: $(UNIT_PROGRAMS)
 	@set -e; for test in $(UNIT_PROGRAMS); do echo "== $$test"; $$test; done
 
+# Display tests that need no VM: a VNC client (libvncclient) against the
+# display's server, over TCP and a Unix socket.
+UI_TEST_SOURCES := $(wildcard tests/ui/test_*.c)
+UI_TEST_PROGRAMS := $(patsubst tests/ui/%.c,$(BUILD)/ui/%,$(UI_TEST_SOURCES))
+
+$(BUILD)/ui/%: tests/ui/%.c $(call lib_objects,$(ASAN_OBJ))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) \
+	    -lcmocka $(UI_LIBS) $(shell pkg-config --libs libvncclient) -o $@
+
+ui-tests: $(UI_TEST_PROGRAMS)
+	@set -e; for test in $(UI_TEST_PROGRAMS); do echo "== $$test"; $$test; done
+
 # Fuzz harnesses (clang libFuzzer); `make fuzz` gives each a short run.
 FUZZ_SOURCES := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PROGRAMS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SOURCES))
@@ -105,7 +118,7 @@ run: deps
 	@scripts/run-default
 
 check: deps
-	@$(MAKE) unit fuzz integration
+	@$(MAKE) unit ui-tests fuzz integration
 
 clean:
 	rm -rf $(BUILD)
