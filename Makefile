@@ -6,6 +6,11 @@ CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstric
 CFLAGS ?= -O2 -g
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# The display (src/ui): an SDL2 window, a VNC server, PNG screenshots.
+UI_PACKAGES := sdl2 libvncserver libpng
+UI_CFLAGS := $(shell pkg-config --cflags $(UI_PACKAGES))
+UI_LIBS := $(shell pkg-config --libs $(UI_PACKAGES))
+CFLAGS_COMMON += $(UI_CFLAGS)
 
 # Everything but main.c goes in a library the tests link against.
 LIB_SOURCES := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
@@ -17,7 +22,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit fuzz integration clean deps run guests
+.PHONY: all check unit ui-tests fuzz integration clean deps run guests
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi guests
 
 $(OBJ)/%.o: src/%.c
@@ -29,15 +34,15 @@ $(ASAN_OBJ)/%.o: src/%.c
 	@echo "  CC-ASAN $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) $(UI_LIBS) -o $@
 
 # The build the tests run: same code under AddressSanitizer and UBSan.
 $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) -o $@
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) -o $@
 
 # The host tool that builds, lists and checks ZBI/bootdata containers: only
 # the format code, none of the monitor.
@@ -56,10 +61,23 @@ UNIT_PROGRAMS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SOURCES))
 
 $(BUILD)/unit/%: tests/unit/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka $(UI_LIBS) -o $@
 
 unit: $(UNIT_PROGRAMS)
 	@set -e; for test in $(UNIT_PROGRAMS); do echo "== $$test"; $$test; done
+
+# Display tests that need no VM: a VNC client (libvncclient) against the
+# display's server, over TCP and a Unix socket.
+UI_TEST_SOURCES := $(wildcard tests/ui/test_*.c)
+UI_TEST_PROGRAMS := $(patsubst tests/ui/%.c,$(BUILD)/ui/%,$(UI_TEST_SOURCES))
+
+$(BUILD)/ui/%: tests/ui/%.c $(call lib_objects,$(ASAN_OBJ))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) \
+	    -lcmocka $(UI_LIBS) $(shell pkg-config --libs libvncclient) -o $@
+
+ui-tests: $(UI_TEST_PROGRAMS)
+	@set -e; for test in $(UI_TEST_PROGRAMS); do echo "== $$test"; $$test; done
 
 # Fuzz harnesses (clang libFuzzer); `make fuzz` gives each a short run.
 FUZZ_SOURCES := $(wildcard tests/fuzz/fuzz_*.c)
@@ -69,8 +87,9 @@ FUZZ_LIB_SOURCES := $(LIB_SOURCES)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
 	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc -pthread \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) -o $@
+	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc $(UI_CFLAGS) -pthread \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) \
+	    $(UI_LIBS) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
 	@$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/unit tests/fuzz/make_seeds.c \
@@ -99,7 +118,7 @@ run: deps
 	@scripts/run-default
 
 check: deps
-	@$(MAKE) unit fuzz integration
+	@$(MAKE) unit ui-tests fuzz integration
 
 clean:
 	rm -rf $(BUILD)
