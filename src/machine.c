@@ -1,6 +1,10 @@
 #include "machine.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "exit_status.h"
@@ -35,6 +39,61 @@ static size_t machine_uart_receive(void *uart, const uint8_t *bytes, size_t coun
 static void machine_quit(void *opaque)
 {
     machine_stop(opaque, GUEST_EXIT_QUIT);
+}
+
+/* The display shows what virtio-gpu puts on its scanout. */
+static void machine_gpu_resize(void *display, uint32_t width, uint32_t height)
+{
+    display_resize(display, width, height);
+}
+
+static void machine_gpu_update(void *display, const uint8_t *pixels, uint32_t stride, uint32_t x,
+                               uint32_t y, uint32_t width, uint32_t height)
+{
+    display_update(display, pixels, stride, x, y, width, height);
+}
+
+/* And the display's keys and pointer go to virtio-input; text typed while
+ * it shows the serial console goes to the UART. */
+static void machine_display_key(void *opaque, uint16_t code, bool pressed)
+{
+    struct machine *machine = opaque;
+    virtio_input_key(&machine->keyboard, code, pressed);
+}
+
+static void machine_display_pointer(void *opaque, uint32_t x, uint32_t y, unsigned buttons)
+{
+    struct machine *machine = opaque;
+    virtio_input_pointer(&machine->tablet, x, y, buttons);
+}
+
+static void machine_display_console_input(void *opaque, const uint8_t *bytes, size_t length)
+{
+    struct machine *machine = opaque;
+    if (machine->has_virtio_console) {
+        virtio_console_receive(&machine->virtio_console, bytes, length);
+        return;
+    }
+    if (uart_receive(&machine->uart, bytes, length) < length)
+        log_once("display: typed text dropped: the serial port's input is full");
+}
+
+static void machine_uart_output_tap(void *display, const uint8_t *bytes, size_t length)
+{
+    display_console_output(display, bytes, length);
+}
+
+/* SIGUSR1 asks for a screenshot (--screenshot FILE). */
+static void machine_screenshot_requested(struct event_source *source, uint32_t events)
+{
+    (void)events;
+    struct machine *machine = source->opaque;
+    struct signalfd_siginfo info;
+    while (read(source->fd, &info, sizeof(info)) == sizeof(info)) {
+        struct error error;
+        if (display_screenshot(machine->display, machine->screenshot_path, &error))
+            log_message("%s", error.message);
+    }
 }
 
 static const struct bus_ops uart_ops = {uart_port_read, uart_port_write};
@@ -84,6 +143,27 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
             return -1;
         machine->has_balloon = true;
     }
+    if (config->display) {
+        const struct virtio_gpu_output output = {config->display, machine_gpu_resize,
+                                                 machine_gpu_update};
+        machine->display = config->display;
+        if (virtio_gpu_init(&machine->gpu, &vm->memory, config->display_width,
+                            config->display_height, &output, error) ||
+            virtio_pci_create(&machine->gpu_transport, &machine->gpu.device, &machine->pci,
+                              &machine->eventfds, error) ||
+            virtio_input_init(&machine->keyboard, VIRTIO_INPUT_KEYBOARD, &vm->memory, 0, 0,
+                              error) ||
+            virtio_pci_create(&machine->keyboard_transport, &machine->keyboard.device,
+                              &machine->pci, &machine->eventfds, error) ||
+            virtio_input_init(&machine->tablet, VIRTIO_INPUT_TABLET, &vm->memory,
+                              config->display_width, config->display_height, error) ||
+            virtio_pci_create(&machine->tablet_transport, &machine->tablet.device,
+                              &machine->pci, &machine->eventfds, error))
+            return -1;
+        machine->uart.output_tap = machine_uart_output_tap;
+        machine->uart.output_tap_opaque = config->display;
+        machine->screenshot_path = config->screenshot_path;
+    }
     return 0;
 }
 
@@ -94,6 +174,7 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
     int cpu_count = config->cpu_count;
     memset(machine, 0, sizeof(*machine));
     machine->loop.epoll_fd = machine->loop.wake_fd = -1;
+    machine->screenshot_signal_fd = -1;
     if (vm_create(&machine->vm, kvm_fd, memory_size, cpu_count, error))
         return -1;
     if (event_loop_init(&machine->loop, error))
@@ -141,9 +222,41 @@ static void machine_report_unused_devices(struct machine *machine)
     if (machine->has_balloon && !machine->balloon.device.ever_driver_ok)
         log_message("virtio-balloon: the guest never initialised it; does its kernel have "
                     "virtio_balloon (built in, or loaded from the initrd)?");
+    if (machine->display && !virtio_gpu_scanout_was_set(&machine->gpu))
+        log_message("virtio-gpu: the guest never showed anything on its screen; does its kernel "
+                    "have virtio_gpu (built in, or loaded from the initrd), and a console= or "
+                    "program that uses it?");
     if (machine->has_virtio_console && !machine->virtio_console.device.ever_driver_ok)
         log_message("virtio-console: the guest never initialised it; does its kernel have "
                     "virtio_console (built in, or loaded from the initrd)?");
+}
+
+static int machine_start_display(struct machine *machine, struct error *error)
+{
+    if (virtio_device_start(&machine->gpu.device, &machine->loop, false, error) ||
+        virtio_device_start(&machine->keyboard.device, &machine->loop, false, error) ||
+        virtio_device_start(&machine->tablet.device, &machine->loop, false, error))
+        return -1;
+    if (machine->screenshot_path) {
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        machine->screenshot_signal_fd = signalfd(-1, &usr1, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (machine->screenshot_signal_fd < 0)
+            return error_set(error, "signalfd: %s", strerror(errno));
+        machine->screenshot_source = (struct event_source){
+            machine->screenshot_signal_fd, machine_screenshot_requested, machine};
+        if (event_loop_watch(&machine->loop, &machine->screenshot_source, EPOLLIN))
+            return error_set(error, "cannot watch for SIGUSR1");
+    }
+    /* Until the guest shows something, the display says what it waits for
+     * rather than staying black. */
+    display_show_message(machine->display,
+                         "Waiting for the guest to show something: if this stays, its kernel "
+                         "lacks virtio_gpu (built in or loaded from the initrd).");
+    const struct display_input_sink sink = {machine, machine_display_key, machine_display_pointer,
+                                            machine_display_console_input, machine_quit};
+    return display_start(machine->display, &sink, error);
 }
 
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error)
@@ -172,6 +285,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     for (int i = 0; i < machine->disk_count; i++)
         if (virtio_device_start(&machine->disks[i].device, &machine->loop, true, error))
             return -1;
+    if (machine->display && machine_start_display(machine, error))
+        return -1;
     if (event_loop_start(&machine->loop, error))
         return -1;
     console_enter_raw_mode();
@@ -198,6 +313,16 @@ void machine_destroy(struct machine *machine)
         virtio_pci_destroy(&machine->virtio_console_transport);
         virtio_device_destroy(&machine->virtio_console.device);
     }
+    if (machine->display) {
+        virtio_pci_destroy(&machine->tablet_transport);
+        virtio_input_destroy(&machine->tablet);
+        virtio_pci_destroy(&machine->keyboard_transport);
+        virtio_input_destroy(&machine->keyboard);
+        virtio_pci_destroy(&machine->gpu_transport);
+        virtio_gpu_destroy(&machine->gpu);
+    }
+    if (machine->screenshot_signal_fd >= 0)
+        close(machine->screenshot_signal_fd);
     if (machine->rng_transport.device) {
         virtio_pci_destroy(&machine->rng_transport);
         virtio_device_destroy(&machine->rng.device);

@@ -13,6 +13,9 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/gpu.h"
+#include "virtio/input.h"
+#include "ui/display.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "vm.h"
@@ -29,6 +32,11 @@ struct machine_config {
     unsigned balloon_poll_seconds;
     uint32_t balloon_pages_to_keep;
     bool balloon_deflate_on_oom;
+    /* -g: virtio-gpu, keyboard and tablet, shown on this display (opened,
+     * not started), NULL without -g. */
+    struct display *display;
+    uint32_t display_width, display_height;
+    const char *screenshot_path; /* written on SIGUSR1 too */
 };
 
 struct machine {
@@ -52,6 +60,14 @@ struct machine {
     bool has_balloon;
     struct virtio_balloon balloon;
     struct virtio_pci balloon_transport;
+    struct display *display; /* graphics on when set */
+    struct virtio_gpu gpu;
+    struct virtio_pci gpu_transport;
+    struct virtio_input keyboard, tablet;
+    struct virtio_pci keyboard_transport, tablet_transport;
+    const char *screenshot_path;
+    int screenshot_signal_fd;
+    struct event_source screenshot_source;
 };
 
 /* Creates the VM with its devices and ACPI tables; loads nothing yet. */

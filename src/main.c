@@ -18,6 +18,7 @@
 #include "exit_status.h"
 #include "machine.h"
 #include "options.h"
+#include "ui/display.h"
 #include "x86/acpi.h"
 
 #ifndef GUEST_VERSION
@@ -169,6 +170,9 @@ int main(int argc, char **argv)
     sigaddset(&terminating, SIGTERM);
     sigaddset(&terminating, SIGHUP);
     sigaddset(&terminating, SIGQUIT);
+    /* SIGUSR1 asks for a screenshot; the event loop takes it (signalfd). */
+    if (options.screenshot_path)
+        sigaddset(&terminating, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &terminating, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -178,6 +182,18 @@ int main(int argc, char **argv)
         if (virtio_blk_open(&disks[i], options.disks[i].path, options.disks[i].read_only,
                             (unsigned)i, &error))
             return fail(error.message);
+
+    /* The display is opened before the VM exists, so a missing $DISPLAY or a
+     * VNC port in use is one line on stderr, not a half-started guest. */
+    struct display *display = NULL;
+    if (options.graphics) {
+        display = display_open(options.display_spec, options.display_width,
+                               options.display_height, options.screenshot_path, &error);
+        if (!display)
+            return fail(error.message);
+        if (strcmp(options.display_spec, "none") != 0)
+            fprintf(stderr, "guest: display: %s\n", display_describe(display));
+    }
 
     static struct machine machine;
     struct machine_config machine_config = {
@@ -190,6 +206,10 @@ int main(int argc, char **argv)
         .balloon_poll_seconds = options.balloon_poll_seconds,
         .balloon_pages_to_keep = options.balloon_pages_to_keep,
         .balloon_deflate_on_oom = options.balloon_deflate_on_oom,
+        .display = display,
+        .display_width = options.display_width,
+        .display_height = options.display_height,
+        .screenshot_path = options.screenshot_path,
     };
     if (machine_create(&machine, kvm_fd, &machine_config, &error))
         return fail(error.message);
@@ -227,6 +247,9 @@ int main(int argc, char **argv)
         fail(error.message);
         status = GUEST_EXIT_ERROR;
     }
+    /* After the run, before the devices go: the screenshot at exit shows
+     * the guest's last picture. */
+    display_close(display);
     machine_destroy(&machine);
     for (int i = 0; i < options.disk_count; i++)
         virtio_blk_close(&disks[i]);

@@ -8,13 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPTION_MEMORY = 256, OPTION_CPUS, OPTION_VERSION, OPTION_CONSOLE };
+enum {
+    OPTION_MEMORY = 256,
+    OPTION_CPUS,
+    OPTION_VERSION,
+    OPTION_CONSOLE,
+    OPTION_DISPLAY,
+    OPTION_DISPLAY_SIZE,
+    OPTION_SCREENSHOT
+};
 
 static const struct option long_options[] = {
     {"ramdisk", required_argument, NULL, 'r'}, {"initrd", required_argument, NULL, 'r'},
     {"cmdline", required_argument, NULL, 'c'}, {"block", required_argument, NULL, 'b'}, {"memory", required_argument, NULL, OPTION_MEMORY},
     {"cpus", required_argument, NULL, OPTION_CPUS}, {"console", required_argument, NULL, OPTION_CONSOLE}, {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPTION_VERSION}, {NULL, 0, NULL, 0},
+    {"version", no_argument, NULL, OPTION_VERSION}, {"graphics", no_argument, NULL, 'g'},
+    {"display", required_argument, NULL, OPTION_DISPLAY},
+    {"display-size", required_argument, NULL, OPTION_DISPLAY_SIZE},
+    {"screenshot", required_argument, NULL, OPTION_SCREENSHOT}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -100,18 +111,39 @@ static int options_append_cmdline(struct options *options, const char *text, str
     return 0;
 }
 
+/* "WxH", each side 16 to OPTIONS_MAX_DISPLAY_SIDE pixels. */
+static int options_parse_display_size(const char *text, uint32_t *width, uint32_t *height)
+{
+    char *end;
+    errno = 0;
+    unsigned long w = strtoul(text, &end, 10);
+    if (end == text || (*end != 'x' && *end != 'X') || errno)
+        return -1;
+    const char *second = end + 1;
+    unsigned long h = strtoul(second, &end, 10);
+    if (end == second || *end || errno || w < 16 || h < 16 || w > OPTIONS_MAX_DISPLAY_SIDE ||
+        h > OPTIONS_MAX_DISPLAY_SIDE)
+        return -1;
+    *width = (uint32_t)w;
+    *height = (uint32_t)h;
+    return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *options, struct error *error)
 {
     memset(options, 0, sizeof(*options));
     options->memory_size = OPTIONS_DEFAULT_MEMORY;
     options->cpu_count = 1;
     options->balloon_pages_to_keep = OPTIONS_DEFAULT_BALLOON_PAGES_TO_KEEP;
-    bool pages_given = false;
+    options->display_spec = "sdl";
+    options->display_width = OPTIONS_DEFAULT_DISPLAY_WIDTH;
+    options->display_height = OPTIONS_DEFAULT_DISPLAY_HEIGHT;
+    bool pages_given = false, display_size_given = false;
 
     opterr = 0;
     optind = 0; /* full reset, so tests may parse repeatedly */
     int option;
-    while ((option = getopt_long(argc, argv, ":r:c:b:m:p:dh", long_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, ":r:c:b:m:p:dgh", long_options, NULL)) != -1) {
         switch (option) {
         case 'r':
             options->initrd_path = optarg;
@@ -170,6 +202,28 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             else
                 return error_set(error, "--console=%s: not a console (serial or virtio)", optarg);
             break;
+        case 'g':
+            options->graphics = true;
+            break;
+        case OPTION_DISPLAY:
+            if (!*optarg)
+                return error_set(error, "--display=: needs a display (sdl, vnc[=ADDRESS], none)");
+            options->graphics = true;
+            options->display_spec = optarg;
+            break;
+        case OPTION_DISPLAY_SIZE:
+            if (options_parse_display_size(optarg, &options->display_width,
+                                           &options->display_height))
+                return error_set(error, "--display-size %s: not WIDTHxHEIGHT (16 to %d each, "
+                                        "e.g. 1024x768)",
+                                 optarg, OPTIONS_MAX_DISPLAY_SIDE);
+            display_size_given = true;
+            break;
+        case OPTION_SCREENSHOT:
+            if (!*optarg)
+                return error_set(error, "--screenshot: needs a file name");
+            options->screenshot_path = optarg;
+            break;
         case 'h':
             options->show_help = true;
             return 0;
@@ -188,6 +242,9 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             return error_set(error, "%s: unknown option", argv[optind - 1]);
         }
     }
+    if ((display_size_given || options->screenshot_path) && !options->graphics)
+        return error_set(error, "%s: only means something with -g or --display",
+                         display_size_given ? "--display-size" : "--screenshot");
     if (pages_given && !options->balloon_poll_seconds)
         return error_set(error, "-p: only means something with -m (the balloon's polling)");
     if (optind >= argc)
@@ -202,10 +259,11 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
 void options_print_help(const char *program)
 {
     printf("Usage: %s [OPTIONS] KERNEL\n"
-           "Boot KERNEL (a Linux bzImage, or a vmlinux ELF with a PVH note) in a KVM virtual\n"
-           "machine with its serial console on this terminal.\n"
+           "Boot KERNEL (a Linux bzImage, a vmlinux ELF with a PVH note, a Zircon ZBI or a\n"
+           "multiboot kernel) in a KVM virtual machine with its serial console on this terminal.\n"
            "\n"
-           "  -r, --ramdisk FILE  initial RAM disk (Linux initrd)\n"
+           "  -r, --ramdisk FILE  initial RAM disk (Linux initrd), Zircon bootdata/ZBI container,\n"
+           "                      or a multiboot kernel's first module\n"
            "  -b, --block FILE[,ro]\n"
            "                      a virtio disk backed by FILE (repeat: vda, vdb, ...); read-only\n"
            "                      with ,ro or when FILE is not writable by you\n"
@@ -221,6 +279,15 @@ void options_print_help(const char *program)
            "      --console=serial|virtio\n"
            "                      the terminal is the guest's ttyS0 (default) or its hvc0\n"
            "                      (virtio-console; the default console= becomes hvc0)\n"
+           "  -g, --graphics      a framebuffer (virtio-gpu) with a keyboard and a tablet\n"
+           "                      (virtio-input), shown by --display; Alt+Esc switches the\n"
+           "                      display between the guest's screen and the serial console\n"
+           "      --display=sdl|vnc[=HOST:PORT|unix:PATH]|none\n"
+           "                      where -g shows the screen (default sdl; implies -g); vnc\n"
+           "                      listens on 127.0.0.1 from port 5900 up\n"
+           "      --display-size WxH  the screen the guest is offered (default 1024x768)\n"
+           "      --screenshot FILE   with -g: a PNG of the display at exit, and whenever\n"
+           "                      the VMM gets SIGUSR1\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"

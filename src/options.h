@@ -15,6 +15,9 @@
 #define OPTIONS_DEFAULT_BALLOON_PAGES_TO_KEEP 1024
 
 #define OPTIONS_MAX_PATH 4096
+#define OPTIONS_DEFAULT_DISPLAY_WIDTH 1024
+#define OPTIONS_DEFAULT_DISPLAY_HEIGHT 768
+#define OPTIONS_MAX_DISPLAY_SIDE 8192
 
 struct disk_option {
     char path[OPTIONS_MAX_PATH];
@@ -36,6 +39,12 @@ struct options {
     unsigned balloon_poll_seconds; /* -m */
     uint32_t balloon_pages_to_keep; /* -p, default 1024 */
     bool balloon_deflate_on_oom;    /* -d */
+    /* -g: virtio-gpu with a virtio-input keyboard and tablet, shown by a
+     * display back end (--display=sdl|vnc[=ADDR]|none, default sdl). */
+    bool graphics;
+    const char *display_spec;
+    uint32_t display_width, display_height; /* --display-size, default 1024x768 */
+    const char *screenshot_path;            /* --screenshot FILE.png */
     bool show_help;
     bool show_version;
 };

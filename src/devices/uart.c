@@ -113,6 +113,8 @@ static void uart_transmit(struct uart *uart, uint8_t byte)
         } while (written < 0 && errno == EINTR);
         if (written < 0)
             log_once("serial output: %s", strerror(errno));
+        if (uart->output_tap)
+            uart->output_tap(uart->output_tap_opaque, &byte, 1);
     }
     /* Transmission is instant: drop the THR-empty interrupt, then raise it
      * again, so an edge-triggered line sees a fresh edge per byte. */

@@ -25,6 +25,10 @@ struct uart {
     void (*input_flow)(void *opaque, bool accept);
     void *input_flow_opaque;
     int output_fd;
+    /* Optional: also sees every byte the guest transmits (the display's text
+     * view of the serial console).  Called with the lock held. */
+    void (*output_tap)(void *opaque, const uint8_t *bytes, size_t length);
+    void *output_tap_opaque;
 
     uint8_t ier, iir_fifo_bits, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
     bool thr_interrupt_pending;

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Checks a rectangle of a PNG screenshot against one colour, pixel for pixel.
+
+    png_region.py FILE X Y WIDTH HEIGHT RRGGBB
+
+Prints the first mismatching pixel and exits 1, or exits 0 when every pixel of
+the rectangle is the colour.  Reads 8-bit RGB or RGBA, non-interlaced PNGs (what
+guest writes) with the standard library only.
+"""
+import struct
+import sys
+import zlib
+
+
+def read_png(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path}: not a PNG")
+    offset, idat = 8, b""
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        body = data[offset + 8:offset + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or colour not in (2, 6) or interlace:
+                raise ValueError(f"{path}: only 8-bit RGB/RGBA non-interlaced PNGs are read")
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        offset += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            up_left = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - up_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+                predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
+                line[i] = (line[i] + predictor) & 0xFF
+        rows.append(line)
+        previous = line
+    return width, height, channels, rows
+
+
+def main():
+    if len(sys.argv) != 7:
+        sys.exit(__doc__)
+    path = sys.argv[1]
+    x, y, w, h = (int(v) for v in sys.argv[2:6])
+    want = bytes.fromhex(sys.argv[6])
+    width, height, channels, rows = read_png(path)
+    if x + w > width or y + h > height:
+        print(f"{path}: {width}x{height}, smaller than the region {x},{y} {w}x{h}")
+        sys.exit(1)
+    for row in range(y, y + h):
+        for column in range(x, x + w):
+            got = bytes(rows[row][column * channels:column * channels + 3])
+            if got != want:
+                print(f"{path}: pixel ({column},{row}) is {got.hex()}, not {want.hex()}")
+                sys.exit(1)
+    print(f"{path}: {w}x{h} pixels at ({x},{y}) are all {want.hex()}")
+
+
+if __name__ == "__main__":
+    main()
