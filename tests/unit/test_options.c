@@ -393,6 +393,45 @@ static void test_console_option(void **state)
     assert_error_mentions(&error, "--console=usb");
 }
 
+static void test_graphics_options(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "bzImage"), 0);
+    assert_false(options.graphics);
+    assert_int_equal(PARSE(&options, &error, "-g", "bzImage"), 0);
+    assert_true(options.graphics);
+    assert_string_equal(options.display_spec, "sdl");
+    assert_int_equal(options.display_width, 1024);
+    assert_int_equal(options.display_height, 768);
+    assert_null(options.screenshot_path);
+
+    /* --display implies -g. */
+    assert_int_equal(PARSE(&options, &error, "--display=vnc=unix:/tmp/s", "--display-size",
+                           "800x600", "--screenshot", "out.png", "bzImage"),
+                     0);
+    assert_true(options.graphics);
+    assert_string_equal(options.display_spec, "vnc=unix:/tmp/s");
+    assert_int_equal(options.display_width, 800);
+    assert_int_equal(options.display_height, 600);
+    assert_string_equal(options.screenshot_path, "out.png");
+
+    static const char *const bad_sizes[] = {"800", "x600", "800x", "800x600x", "15x600",
+                                            "800x9000", "-800x600", "800 x600", "0x0"};
+    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+        assert_int_equal(PARSE(&options, &error, "-g", "--display-size", bad_sizes[i], "bzImage"),
+                         -1);
+        assert_error_mentions(&error, "not WIDTHxHEIGHT");
+    }
+    assert_int_equal(PARSE(&options, &error, "--screenshot", "a.png", "bzImage"), -1);
+    assert_error_mentions(&error, "--screenshot: only means something with -g");
+    assert_int_equal(PARSE(&options, &error, "--display-size", "800x600", "bzImage"), -1);
+    assert_error_mentions(&error, "--display-size: only means something with -g");
+    assert_int_equal(PARSE(&options, &error, "--display=", "bzImage"), -1);
+    assert_error_mentions(&error, "needs a display");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_too_many_disks),
         cmocka_unit_test(test_balloon_options),
         cmocka_unit_test(test_console_option),
+        cmocka_unit_test(test_graphics_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
