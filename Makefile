@@ -23,7 +23,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
 .PHONY: all check unit ui-tests fuzz integration clean deps run guests
-all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi guests
+all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type guests
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -43,6 +43,10 @@ $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) -o $@
+
+# Test tooling: a VNC client that types into guest's VNC display.
+$(BUILD)/vnc-type: tests/host/vnc-type.c
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $< $(shell pkg-config --libs libvncclient) -o $@
 
 # The host tool that builds, lists and checks ZBI/bootdata containers: only
 # the format code, none of the monitor.

@@ -91,15 +91,16 @@ resolve_modules() {
 }
 
 # Copy the resolved modules into DEST (a root tree) under lib/modules/RELEASE, decompressed,
-# and write DEST/lib/modules/RELEASE/load.list (load order, one path per line, .ko).
+# and write DEST/lib/modules/RELEASE/load.list (load order, one path per line, .ko), or
+# the list named by $MODULE_LIST.
 #   install_modules MODDIR RELEASE DEST NAME...
 install_modules() {
 	local moddir=$1 release=$2 dest=$3 rel out
 	shift 3
-	local list
+	local list listfile=${MODULE_LIST:-load.list}
 	list=$(resolve_modules "$moddir" "$@")
 	mkdir -p "$dest/lib/modules/$release"
-	: >"$dest/lib/modules/$release/load.list"
+	: >"$dest/lib/modules/$release/$listfile"
 	for rel in $list; do
 		out=$dest/lib/modules/$release/${rel%.ko*}.ko
 		mkdir -p "$(dirname "$out")"
@@ -110,7 +111,7 @@ install_modules() {
 		*.ko.gz) gzip -dc "$moddir/$rel" >"$out" ;;
 		*) die "$rel: unknown module compression" ;;
 		esac
-		printf '%s\n' "${rel%.ko*}.ko" >>"$dest/lib/modules/$release/load.list"
+		printf '%s\n' "${rel%.ko*}.ko" >>"$dest/lib/modules/$release/$listfile"
 	done
 }
 

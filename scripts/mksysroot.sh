@@ -63,6 +63,8 @@ release=$(cat "$linux/version")
 modules=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 	virtio_blk virtio_console virtio_rng virtio_balloon virtio_net crc32c_generic crc32c_intel
 	ext4)
+# Loaded only when the machine has a virtio-gpu (guest -g), since DRM takes a while to load.
+graphics_modules=(virtio_gpu virtio_input evdev)
 
 # The busybox system both images share, in the directory $1 (without /init).
 populate_root() {
@@ -71,6 +73,8 @@ populate_root() {
 		"$root"/etc "$root"/mnt
 	install_busybox "$root"
 	install_modules "$linux/modules" "$release" "$root" "${modules[@]}"
+	MODULE_LIST=graphics.list install_modules "$linux/modules" "$release" "$root" \
+		"${graphics_modules[@]}"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\n' >"$root/etc/group"
 }
@@ -93,6 +97,13 @@ if [ -r "/lib/modules/$release/load.list" ]; then
 	while read -r m; do
 		insmod "/lib/modules/$release/$m" 2>/dev/null
 	done <"/lib/modules/$release/load.list"
+fi
+# virtio-gpu (PCI 1af4:1050) present: the display drivers too.
+if grep -qx 0x1050 /sys/bus/pci/devices/*/device 2>/dev/null &&
+	[ -r "/lib/modules/$release/graphics.list" ]; then
+	while read -r m; do
+		insmod "/lib/modules/$release/$m" 2>/dev/null
+	done <"/lib/modules/$release/graphics.list"
 fi
 
 # root=/dev/NAME on the kernel command line: mount that disk (read-only unless "rw", as the
@@ -200,6 +211,13 @@ if [ -r "/lib/modules/$release/load.list" ]; then
 	while read -r m; do
 		insmod "/lib/modules/$release/$m" 2>/dev/null
 	done <"/lib/modules/$release/load.list"
+fi
+# virtio-gpu (PCI 1af4:1050) present: the display drivers too.
+if grep -qx 0x1050 /sys/bus/pci/devices/*/device 2>/dev/null &&
+	[ -r "/lib/modules/$release/graphics.list" ]; then
+	while read -r m; do
+		insmod "/lib/modules/$release/$m" 2>/dev/null
+	done <"/lib/modules/$release/graphics.list"
 fi
 echo "guest-init: ready"
 if [ -n "${initcmd+set}" ]; then
