@@ -6,10 +6,12 @@ CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstric
 CFLAGS ?= -O2 -g
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
-# The display (src/ui): an SDL2 window, a VNC server, PNG screenshots.
+# The display (src/ui): an SDL2 window, a VNC server, PNG screenshots.  Quiet
+# when the packages are missing: `make deps` (run by `make run` and `make
+# check` before they build) installs them.
 UI_PACKAGES := sdl2 libvncserver libpng
-UI_CFLAGS := $(shell pkg-config --cflags $(UI_PACKAGES))
-UI_LIBS := $(shell pkg-config --libs $(UI_PACKAGES))
+UI_CFLAGS := $(shell pkg-config --cflags $(UI_PACKAGES) 2>/dev/null)
+UI_LIBS := $(shell pkg-config --libs $(UI_PACKAGES) 2>/dev/null)
 CFLAGS_COMMON += $(UI_CFLAGS)
 
 # Everything but main.c goes in a library the tests link against.
@@ -78,7 +80,7 @@ UI_TEST_PROGRAMS := $(patsubst tests/ui/%.c,$(BUILD)/ui/%,$(UI_TEST_SOURCES))
 $(BUILD)/ui/%: tests/ui/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) \
-	    -lcmocka $(UI_LIBS) $(shell pkg-config --libs libvncclient) -o $@
+	    -lcmocka $(UI_LIBS) $(shell pkg-config --libs libvncclient 2>/dev/null) -o $@
 
 ui-tests: $(UI_TEST_PROGRAMS)
 	@set -e; for test in $(UI_TEST_PROGRAMS); do echo "== $$test"; $$test; done

@@ -16,6 +16,8 @@
 
 #include "ui/keymap.h"
 
+#define DISPLAY_SDL_FRAME_MS 8 /* at most 125 presents a second */
+
 enum display_sdl_state {
     DISPLAY_SDL_STARTING,
     DISPLAY_SDL_RUNNING,
@@ -247,15 +249,29 @@ static void *display_sdl_run(void *opaque)
     display_sdl_present(sdl);
     display_sdl_report(sdl, DISPLAY_SDL_RUNNING, NULL);
 
+    /* A guest that flushes thousands of times a second gets its texture
+     * updated as often, but presented at most every DISPLAY_SDL_FRAME_MS.
+     * (Not by vsync: some compositors block presenting into a hidden window,
+     * and this thread must keep taking input.) */
+    bool present_pending = false;
+    Uint32 last_present = SDL_GetTicks();
     while (!atomic_load(&sdl->stop)) {
+        int timeout = 1000;
+        if (present_pending) {
+            Uint32 since = SDL_GetTicks() - last_present;
+            timeout = since >= DISPLAY_SDL_FRAME_MS ? 0 : (int)(DISPLAY_SDL_FRAME_MS - since);
+        }
         SDL_Event event;
-        if (!SDL_WaitEventTimeout(&event, 1000))
-            continue;
-        bool present = display_sdl_handle(sdl, &event);
-        while (!atomic_load(&sdl->stop) && SDL_PollEvent(&event))
-            present |= display_sdl_handle(sdl, &event);
-        if (present)
+        if (SDL_WaitEventTimeout(&event, timeout)) {
+            present_pending |= display_sdl_handle(sdl, &event);
+            while (!atomic_load(&sdl->stop) && SDL_PollEvent(&event))
+                present_pending |= display_sdl_handle(sdl, &event);
+        }
+        if (present_pending && SDL_GetTicks() - last_present >= DISPLAY_SDL_FRAME_MS) {
             display_sdl_present(sdl);
+            last_present = SDL_GetTicks();
+            present_pending = false;
+        }
     }
     display_sdl_shut_down(sdl);
     return NULL;
