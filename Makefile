@@ -25,7 +25,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
 .PHONY: all check unit ui-tests fuzz integration clean deps run guests
-all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type guests
+all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -45,6 +45,11 @@ $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) -o $@
+
+# Benchmark of the graphics path (virtio-gpu commands to a display), no VM.
+$(BUILD)/bench-gfx: bench/gfx.c $(call lib_objects,$(OBJ))
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) \
+	    $(shell pkg-config --libs libvncclient) -o $@
 
 # Test tooling: a VNC client that types into guest's VNC display.
 $(BUILD)/vnc-type: tests/host/vnc-type.c
