@@ -61,6 +61,8 @@ release=$(uname -r)
 while read -r m; do
 	insmod "/lib/modules/$release/$m" 2>/dev/null
 done <"/lib/modules/$release/load.list"
+# Loopback, for tests that talk to the VMM over TCP (the VNC display).
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 out=/dev/ttyS1
 [ -c "$out" ] || out=/dev/console
 stty -F "$out" raw -echo 2>/dev/null

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Checks a rectangle of a PNG screenshot against one colour, pixel for pixel.
 
-    png_region.py FILE X Y WIDTH HEIGHT RRGGBB
+    png_region.py [--any] FILE X Y WIDTH HEIGHT RRGGBB
 
 Prints the first mismatching pixel and exits 1, or exits 0 when every pixel of
-the rectangle is the colour.  Reads 8-bit RGB or RGBA, non-interlaced PNGs (what
+the rectangle is the colour.  With --any: exits 0 when at least one is.  Reads 8-bit RGB or RGBA, non-interlaced PNGs (what
 guest writes) with the standard library only.
 """
 import struct
@@ -56,14 +56,26 @@ def read_png(path):
 
 
 def main():
-    if len(sys.argv) != 7:
+    arguments = sys.argv[1:]
+    any_pixel = arguments[:1] == ["--any"]
+    if any_pixel:
+        arguments = arguments[1:]
+    if len(arguments) != 6:
         sys.exit(__doc__)
-    path = sys.argv[1]
-    x, y, w, h = (int(v) for v in sys.argv[2:6])
-    want = bytes.fromhex(sys.argv[6])
+    path = arguments[0]
+    x, y, w, h = (int(v) for v in arguments[1:5])
+    want = bytes.fromhex(arguments[5])
     width, height, channels, rows = read_png(path)
     if x + w > width or y + h > height:
         print(f"{path}: {width}x{height}, smaller than the region {x},{y} {w}x{h}")
+        sys.exit(1)
+    if any_pixel:
+        for row in range(y, y + h):
+            for column in range(x, x + w):
+                if bytes(rows[row][column * channels:column * channels + 3]) == want:
+                    print(f"{path}: pixel ({column},{row}) is {want.hex()}")
+                    return
+        print(f"{path}: no pixel of {w}x{h} at ({x},{y}) is {want.hex()}")
         sys.exit(1)
     for row in range(y, y + h):
         if channels == 3 and rows[row][x * 3:(x + w) * 3] == want * w:
