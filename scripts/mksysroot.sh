@@ -63,6 +63,8 @@ release=$(cat "$linux/version")
 modules=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 	virtio_blk virtio_console virtio_rng virtio_balloon virtio_net crc32c_generic crc32c_intel
 	ext4)
+fbpaint_source=$(cd "$here/.." && pwd)/tests/guests/fbpaint.c
+
 # Loaded only when the machine has a virtio-gpu (guest -g), since DRM takes a while to load.
 graphics_modules=(virtio_gpu virtio_input evdev)
 
@@ -75,6 +77,9 @@ populate_root() {
 	install_modules "$linux/modules" "$release" "$root" "${modules[@]}"
 	MODULE_LIST=graphics.list install_modules "$linux/modules" "$release" "$root" \
 		"${graphics_modules[@]}"
+	# The graphics tests' painter (draws into /dev/fb0 through an mmap).
+	gcc -static -Os -s -Wall -Wextra -Werror -o "$root/bin/fbpaint" "$fbpaint_source" ||
+		die "cannot build fbpaint"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\n' >"$root/etc/group"
 }
@@ -236,7 +241,7 @@ EOF
 build_initrd() {
 	local out=$GUEST_CACHE/sysroot/initrd.cpio.gz stamp root
 	# Reuse the cached image if it was built for this kernel by this version of the script.
-	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" | md5sum | cut -d' ' -f1)"
+	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" "$fbpaint_source" | md5sum | cut -d' ' -f1)"
 	if [ "$force" = 0 ] && [ -s "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
 		printf 'initrd   %s\n' "$out"
 		return 0
@@ -281,7 +286,7 @@ build_rootfs() {
 	local free_blocks block_size uid
 	# Reuse the cached image if it was built for this kernel, this fio and this script.
 	[ -x "$fio" ] || fio=
-	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" ${fio:+"$fio"} | md5sum | cut -d' ' -f1) fio=${fio:-none}"
+	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" "$fbpaint_source" ${fio:+"$fio"} | md5sum | cut -d' ' -f1) fio=${fio:-none}"
 	if [ "$force" = 0 ] && [ -s "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
 		printf 'rootfs   %s\n' "$out"
 		return 0
