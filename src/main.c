@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         return fail(error.message);
     config.rsdp_address = machine.rsdp_address;
 
-    struct boot_entry entry;
+    struct boot_entry entry = {0};
     const struct guest_memory *memory = &machine.vm.memory;
     int loaded = -1;
     switch (kernel.kind) {
