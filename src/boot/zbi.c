@@ -367,7 +367,14 @@ int zbi_append(uint8_t *buffer, size_t capacity, size_t *used, uint32_t type, ui
         memmove(at + header_size, payload, length);
     memset(at + header_size + length, 0, item_size - header_size - length);
     *used += item_size;
-    container.length = (uint32_t)(*used - container_header_size);
-    memcpy(buffer, &container, ZBI_LEGACY_HEADER_SIZE);
+    zbi_set_container_size(buffer, *used);
     return 0;
+}
+
+void zbi_set_container_size(uint8_t *buffer, size_t size)
+{
+    struct zbi_header container;
+    header_read(buffer, ZBI_LEGACY_HEADER_SIZE, &container);
+    container.length = (uint32_t)(size - zbi_header_size(container.flags));
+    memcpy(buffer, &container, ZBI_LEGACY_HEADER_SIZE);
 }

@@ -80,6 +80,11 @@ int zbi_init_legacy_container(uint8_t *buffer, size_t capacity, size_t *used, st
 int zbi_append(uint8_t *buffer, size_t capacity, size_t *used, uint32_t type, uint32_t extra,
                uint32_t flags, const void *payload, uint32_t length, struct error *error);
 
+/* The container at buffer now spans size bytes (its header included), for a
+ * caller that copied checked items in after it: sets the header's length,
+ * whichever era's header it has. */
+void zbi_set_container_size(uint8_t *buffer, size_t size);
+
 /* Printable name of a type: its four characters when they are printable
  * ASCII ("CMDL", "KRNL"), else "0x%08x".  out holds at least 16 bytes. */
 const char *zbi_type_name(uint32_t type, char out[16]);

@@ -25,15 +25,6 @@ int zircon_parse(const uint8_t *image, size_t size, struct zbi_kernel_info *info
     return zbi_parse_kernel(image, size, info, error);
 }
 
-/* Sets the container header's length to cover the first `used` bytes. */
-static void container_set_size(uint8_t *container, size_t used)
-{
-    struct zbi_header header;
-    memcpy(&header, container, sizeof(header));
-    header.length = (uint32_t)(used - sizeof(header));
-    memcpy(container, &header, sizeof(header));
-}
-
 static size_t item_space(size_t payload_length)
 {
     return sizeof(struct zbi_header) + ZBI_ALIGN(payload_length);
@@ -134,7 +125,7 @@ int zircon_load(const struct zbi_kernel_info *info, const struct boot_config *co
                                     info->first_item_after_kernel, trailing_items, error))
             return -1;
         used += trailing_items;
-        container_set_size(container, used);
+        zbi_set_container_size(container, used);
     }
     if (zbi_append(container, capacity, &used, ZBI_TYPE_CMDLINE, 0, 0, cmdline,
                    (uint32_t)cmdline_length + 1, error) ||

@@ -776,6 +776,37 @@ static void test_bootfs_bad(void **state)
     assert_int_equal(bootfs_write(&one, 1, bootfs, 4096, &error), -1);
 }
 
+/* Items copied in behind a container (as the Zircon loader does with the
+ * ones that followed a kernel) are covered once its size is set, in either
+ * era's header. */
+static void test_set_container_size(void **state)
+{
+    (void)state;
+    for (int legacy = 0; legacy < 2; legacy++) {
+        static uint8_t source[256], target[512];
+        size_t source_used = 0, target_used = 0, size;
+        struct error error;
+        assert_int_equal(legacy ? zbi_init_legacy_container(source, sizeof(source), &source_used,
+                                                            &error)
+                                : zbi_init_container(source, sizeof(source), &source_used, &error),
+                         0);
+        assert_int_equal(zbi_append(source, sizeof(source), &source_used, ZBI_TYPE_CMDLINE, 0, 0,
+                                    "copied", 7, &error),
+                         0);
+        assert_int_equal(legacy ? zbi_init_legacy_container(target, sizeof(target), &target_used,
+                                                            &error)
+                                : zbi_init_container(target, sizeof(target), &target_used, &error),
+                         0);
+        size_t header = legacy ? 16 : 32;
+        memcpy(target + target_used, source + header, source_used - header);
+        target_used += source_used - header;
+        zbi_set_container_size(target, target_used);
+        if (zbi_check(target, sizeof(target), &size, &error))
+            fail_msg("%s container rejected: %s", legacy ? "seed-era" : "ZBI", error.message);
+        assert_int_equal(size, target_used);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_iterator_unchecked),
         cmocka_unit_test(test_bootfs_round_trip),
         cmocka_unit_test(test_bootfs_bad),
+        cmocka_unit_test(test_set_container_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
