@@ -171,6 +171,38 @@ cpio_entry() {
 	done
 }
 
+# Downloaded Debian packages, kept across rebuilds.
+debs=${debs:-$GUEST_CACHE/debs}
+
+# The newest cached .deb of package $1 for architecture $2, or nothing.
+latest_deb() {
+	local f latest=
+	for f in "$debs/$1"_*_"$2".deb; do
+		[ -f "$f" ] && latest=$f
+	done
+	printf '%s\n' "$latest"
+}
+
+# The cached .deb of package $1 ($2: its architecture), else downloaded with apt-get (needs
+# network once). Prints its path.
+fetch_deb() {
+	local pkg=$1 arch=$2 deb dl
+	deb=$(latest_deb "$pkg" "$arch")
+	if [ -z "$deb" ]; then
+		need_cmd apt-get
+		mkdir -p "$debs"
+		info "downloading $pkg"
+		dl=$(mktemp -d "$debs/.dl.XXXXXX")
+		(cd "$dl" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
+			{ rm -rf "$dl"; die "apt-get download $pkg failed"; }
+		mv "$dl"/*.deb "$debs/"
+		rmdir "$dl"
+		deb=$(latest_deb "$pkg" "$arch")
+		[ -n "$deb" ] || die "apt-get download $pkg left no $debs/${pkg}_*_$arch.deb"
+	fi
+	printf '%s\n' "$deb"
+}
+
 # The [-f] [-h] options of the image scripts: sets force=1 for -f, shows the
 # script's usage for -h; anything else is a usage error.
 # shellcheck disable=SC2034 # force is the caller's

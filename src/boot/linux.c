@@ -101,8 +101,11 @@ int bzimage_parse(const uint8_t *image, size_t size, struct bzimage_info *info,
         return error_set(error, "truncated: setup of %zu bytes but the file has %zu",
                          info->setup_size, size);
     info->kernel_size = size - info->setup_size;
+    /* syssize counts 16-byte paragraphs, rounded up: a file up to 15 bytes
+     * shorter than syssize * 16 holds the whole kernel (memtest86+ is one;
+     * the missing tail is zeros, as guest RAM starts).  Shorter is cut. */
     uint64_t syssize_bytes = (uint64_t)read32(image + SYSSIZE) * 16;
-    if (syssize_bytes == 0 || syssize_bytes > info->kernel_size)
+    if (syssize_bytes == 0 || syssize_bytes > (uint64_t)info->kernel_size + 15)
         return error_set(error,
                          "truncated: header says the kernel is %llu bytes, file holds %zu",
                          (unsigned long long)syssize_bytes, info->kernel_size);

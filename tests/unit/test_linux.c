@@ -119,6 +119,28 @@ static void test_parse_field_variants(void **state)
     assert_int_equal(info.setup_size, 1024);
 }
 
+/* syssize is in paragraphs, rounded up: up to 15 bytes short of syssize * 16
+ * is a whole kernel (Debian's memtest86+x64.bin is 8 short), 16 is not. */
+static void test_parse_syssize_rounded_up(void **state)
+{
+    (void)state;
+    struct bzimage_info info;
+    struct error error;
+    synthetic_bzimage(image);
+    for (size_t short_by = 1; short_by <= 15; short_by++) {
+        assert_int_equal(parse(SYNTHETIC_BZ_SIZE - short_by, &info, &error), 0);
+        assert_int_equal(info.kernel_size, SYNTHETIC_BZ_KERNEL_SIZE - short_by);
+    }
+    expect_rejected(SYNTHETIC_BZ_SIZE - 16, "truncated");
+
+    /* The same boundary for a kernel whose size is not a paragraph multiple:
+     * syssize rounds 8185 bytes up to 512 paragraphs. */
+    synthetic_put32(image + 0x1f4, (SYNTHETIC_BZ_KERNEL_SIZE - 7 + 15) / 16);
+    assert_int_equal(parse(SYNTHETIC_BZ_SIZE - 7, &info, &error), 0);
+    assert_int_equal(parse(SYNTHETIC_BZ_SIZE - 15, &info, &error), 0);
+    expect_rejected(SYNTHETIC_BZ_SIZE - 16, "truncated");
+}
+
 static void test_parse_truncated(void **state)
 {
     (void)state;
@@ -135,8 +157,8 @@ static void test_parse_truncated(void **state)
     expect_rejected(SYNTHETIC_BZ_SETUP_SIZE, "truncated");
     expect_rejected(SYNTHETIC_BZ_SETUP_SIZE + 1, "truncated");
     expect_rejected(SYNTHETIC_BZ_SETUP_SIZE + 16, "truncated");
-    expect_rejected(SYNTHETIC_BZ_SIZE - 1, "truncated");
     expect_rejected(SYNTHETIC_BZ_SIZE - 16, "truncated");
+    expect_rejected(SYNTHETIC_BZ_SIZE - 17, "truncated");
 
     /* syssize says more than the file holds, or nothing at all. */
     synthetic_put32(image + 0x1f4, SYNTHETIC_BZ_KERNEL_SIZE / 16 + 1);
@@ -524,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_field_variants),
         cmocka_unit_test(test_parse_truncated),
+        cmocka_unit_test(test_parse_syssize_rounded_up),
         cmocka_unit_test(test_parse_bad_magic),
         cmocka_unit_test(test_parse_old_protocol),
         cmocka_unit_test(test_parse_flags),
