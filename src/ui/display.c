@@ -285,6 +285,9 @@ struct display *display_open(const char *spec, uint32_t width, uint32_t height,
         return NULL;
     }
 
+    if (screenshot_path && ui_png_check_path(screenshot_path, error) < 0)
+        return NULL;
+
     struct display *display = calloc(1, sizeof(*display));
     if (!display) {
         error_set(error, "display: out of memory");

@@ -1,11 +1,13 @@
 #include "ui/png.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* libpng reports errors through a callback that must not return: it records
@@ -74,16 +76,46 @@ static int ui_png_encode(FILE *file, const uint32_t *pixels, size_t stride, uint
     return 0;
 }
 
+/* The file a picture is written to before it is renamed over path. */
+static char *ui_png_temporary_path(const char *path)
+{
+    size_t size = strlen(path) + 16;
+    char *temporary = malloc(size);
+    if (temporary)
+        snprintf(temporary, size, "%s.tmp%d", path, (int)getpid());
+    return temporary;
+}
+
+int ui_png_check_path(const char *path, struct error *error)
+{
+    struct stat status;
+    if (stat(path, &status) == 0 && S_ISDIR(status.st_mode))
+        return error_set(error, "%s: is a directory", path);
+    char *temporary = ui_png_temporary_path(path);
+    if (!temporary)
+        return error_set(error, "%s: out of memory", path);
+    /* What the write will do, done once now: the same file created beside
+     * path, then removed. */
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int saved = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(temporary);
+    }
+    free(temporary);
+    if (fd < 0)
+        return error_set(error, "%s: cannot write there: %s", path, strerror(saved));
+    return 0;
+}
+
 int ui_png_write(const char *path, const uint32_t *pixels, size_t stride, uint32_t width,
                  uint32_t height, struct error *error)
 {
     if (width == 0 || height == 0)
         return error_set(error, "%s: there is no picture to write (the screen is 0x0)", path);
-    size_t path_length = strlen(path);
-    char *temporary = malloc(path_length + 16);
+    char *temporary = ui_png_temporary_path(path);
     if (!temporary)
         return error_set(error, "%s: out of memory", path);
-    snprintf(temporary, path_length + 16, "%s.tmp%d", path, (int)getpid());
     FILE *file = fopen(temporary, "wb");
     if (!file) {
         int saved = errno;

@@ -13,4 +13,9 @@
 int ui_png_write(const char *path, const uint32_t *pixels, size_t stride, uint32_t width,
                  uint32_t height, struct error *error);
 
+/* Whether a picture could be written to path (its directory exists and
+ * takes new files, and path is not a directory), checked before the VM
+ * starts rather than at its end. */
+int ui_png_check_path(const char *path, struct error *error);
+
 #endif

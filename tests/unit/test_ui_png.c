@@ -82,11 +82,47 @@ static void test_errors(void **state)
     assert_int_equal(stat(path, &status), -1);
 }
 
+/* --screenshot is checked before the VM starts: a missing directory, a
+ * directory as the file, a directory that takes no new files. */
+static void test_check_path(void **state)
+{
+    (void)state;
+    struct error error;
+    assert_int_equal(ui_png_check_path(path, &error), 0);
+    /* The check leaves nothing behind. */
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(rmdir(directory), 0);
+    assert_int_equal(mkdir(directory, 0700), 0);
+
+    char missing[192];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir/shot.png", directory);
+    assert_int_equal(ui_png_check_path(missing, &error), -1);
+    assert_non_null(strstr(error.message, "no-such-dir/shot.png: cannot write there: No such file"));
+
+    assert_int_equal(ui_png_check_path(directory, &error), -1);
+    assert_non_null(strstr(error.message, "is a directory"));
+
+    /* An existing picture is fine: it is replaced at the end. */
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fclose(file);
+    assert_int_equal(ui_png_check_path(path, &error), 0);
+    unlink(path);
+
+    if (geteuid() != 0) { /* root writes anywhere */
+        assert_int_equal(chmod(directory, 0500), 0);
+        assert_int_equal(ui_png_check_path(path, &error), -1);
+        assert_non_null(strstr(error.message, "Permission denied"));
+        chmod(directory, 0700);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_errors, set_up, tear_down),
+        cmocka_unit_test_setup_teardown(test_check_path, set_up, tear_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
