@@ -8,6 +8,7 @@ enum guest_exit_status {
     GUEST_EXIT_REBOOT = 3,   /* the guest rebooted (reset register, 8042, triple fault) */
     GUEST_EXIT_CRASH = 4,    /* KVM could not run the guest (internal error, failed entry) */
     GUEST_EXIT_QUIT = 5,     /* the user quit with the escape keys (Ctrl-A x) */
+    GUEST_EXIT_PANIC = 6,    /* the guest kernel said it panicked (pvpanic) */
     /* 128 + N: ended by signal N (SIGTERM, SIGINT, SIGHUP) */
 };
 

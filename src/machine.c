@@ -96,6 +96,20 @@ static void machine_screenshot_requested(struct event_source *source, uint32_t e
     }
 }
 
+/* The guest kernel's pvpanic driver reports a panic before the kernel
+ * reboots (panic=-1): end with the panic status, which the reboot that
+ * follows cannot replace (the first stop wins). */
+static void machine_guest_panicked(void *opaque, uint8_t events)
+{
+    struct machine *machine = opaque;
+    if (events & PVPANIC_PANICKED) {
+        log_once("the guest kernel panicked (pvpanic); exit status %d", GUEST_EXIT_PANIC);
+        machine_stop(machine, GUEST_EXIT_PANIC);
+    } else if (events & PVPANIC_CRASH_LOADED) {
+        log_once("the guest kernel panicked and starts its crash (kdump) kernel (pvpanic)");
+    }
+}
+
 static const struct bus_ops uart_ops = {uart_port_read, uart_port_write};
 static const struct bus_ops rtc_ops = {rtc_port_read, rtc_port_write};
 static const struct bus_ops acpi_power_ops = {power_acpi_read, power_acpi_write};
@@ -164,7 +178,9 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
         machine->uart.output_tap_opaque = config->display;
         machine->screenshot_path = config->screenshot_path;
     }
-    return 0;
+    /* Last, so that it moves none of the virtio devices' slots. */
+    pvpanic_init(&machine->pvpanic, machine_guest_panicked, machine);
+    return pvpanic_plug(&machine->pvpanic, &machine->pci, error);
 }
 
 int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,

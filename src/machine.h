@@ -6,6 +6,7 @@
 #include "console.h"
 #include "devices/pci.h"
 #include "devices/power.h"
+#include "devices/pvpanic.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
 #include "event_loop.h"
@@ -48,6 +49,7 @@ struct machine {
     struct console console;
     uint64_t rsdp_address;
     struct pci_bus pci;
+    struct pvpanic pvpanic;
     struct eventfds eventfds;
     struct virtio_rng rng;
     struct virtio_pci rng_transport;

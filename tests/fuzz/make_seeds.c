@@ -867,6 +867,35 @@ static int write_multiboot_seeds(void)
     return failed;
 }
 
+/* fuzz_pvpanic's program (the same ops): Linux's pvpanic-pci probe and a
+ * panic, then a driver writing wherever it likes. */
+static int write_pvpanic_seeds(void)
+{
+    static struct pci_program program;
+    int failed = 0;
+    memset(&program, 0, sizeof(program));
+    config_read(&program, 1, 0x00, 4);
+    config_write(&program, 1, 0x10, 0xffffffff, 4); /* size BAR 0 */
+    config_read(&program, 1, 0x10, 4);
+    config_write(&program, 1, 0x10, 0xc0000000, 4);
+    config_write(&program, 1, 0x04, 0x0002, 2); /* memory decoding */
+    bar_read(&program, 0, 1);                   /* the events it takes */
+    bar_write(&program, 0, 1, 1);               /* panicked */
+    failed |= write_seed("pvpanic", "linux-panic", program.bytes, program.length);
+
+    memset(&program, 0, sizeof(program));
+    config_write(&program, 1, 0x04, 0x0002, 2);
+    bar_write(&program, 0, 0xfe, 1);
+    bar_write(&program, 1, 1, 1);
+    bar_write(&program, 0, 0x0302, 2);
+    bar_read(&program, 0, 8);
+    bar_write(&program, 0x0fff, 0xffffffffffffffffull, 8);
+    config_write(&program, 1, 0x04, 0, 2);
+    bar_write(&program, 0, 1, 1);
+    failed |= write_seed("pvpanic", "bad-writes", program.bytes, program.length);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -881,6 +910,6 @@ int main(int argc, char **argv)
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
-                 write_zircon_seeds() | write_multiboot_seeds();
+                 write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds();
     return failed ? 1 : 0;
 }
