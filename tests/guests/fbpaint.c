@@ -1,7 +1,6 @@
 /* fbpaint: paints rows of /dev/fb0 in one colour through an mmap, as a
- * graphical program would, for the graphics tests.  (Linux 6.1's fbdev
- * emulation for virtio-gpu flushes what is written through a mapping, not
- * what write() puts there.)  Installed in the test initramfs by
+ * graphical program would, for the graphics tests (which also write it with
+ * write(2), through dd).  Installed in the test initramfs by
  * scripts/mksysroot.sh; a static Linux program, not a probe kernel.
  *
  *   fbpaint FIRST_ROW ROWS RRGGBB     prints "fbpaint: WxH" when done */

@@ -8,6 +8,8 @@
  *     down:0xKEYSYM  pressed only        up:0xKEYSYM  released only
  *     click:X,Y      the left button pressed and released at (X, Y)
  *     sleep:MS       a pause
+ *     frame:FILE     the whole frame as the server sends it now, written as a
+ *                    binary PPM (P6) for tests/integration/png_region.py
  * Exit status 0 when connected and everything was sent, 1 otherwise. */
 #include <rfb/rfbclient.h>
 #include <stdbool.h>
@@ -50,6 +52,28 @@ static uint32_t keysym_of(char c)
     if (c == '\n' || c == '\r')
         return 0xff0d; /* Return */
     return (unsigned char)c; /* Latin-1 keysyms are the characters */
+}
+
+/* Asks for the whole frame (not incremental), takes what the server sends
+ * for a while, and writes the client's copy of it.  libvncclient's frame is
+ * 32 bits a pixel with red in the lowest byte (rfbGetClient(8, 3, 4)). */
+static bool save_frame(rfbClient *client, const char *path)
+{
+    if (!SendFramebufferUpdateRequest(client, 0, 0, client->width, client->height, FALSE))
+        return false;
+    for (int waited = 0; waited < 1000; waited += 50)
+        if (!drain(client, 50))
+            return false;
+    FILE *file = fopen(path, "wb");
+    if (!file) {
+        perror(path);
+        return false;
+    }
+    fprintf(file, "P6\n%d %d\n255\n", client->width, client->height);
+    const uint8_t *pixel = client->frameBuffer;
+    for (long i = 0; i < (long)client->width * client->height; i++, pixel += 4)
+        fwrite(pixel, 1, 3, file);
+    return fclose(file) == 0;
 }
 
 int main(int argc, char **argv)
@@ -107,6 +131,8 @@ int main(int argc, char **argv)
             }
             ok = SendPointerEvent(client, x, y, rfbButton1Mask) && drain(client, 20) &&
                  SendPointerEvent(client, x, y, 0) && drain(client, 20);
+        } else if (!strncmp(action, "frame:", 6)) {
+            ok = save_frame(client, action + 6);
         } else if (!strncmp(action, "sleep:", 6)) {
             long ms = strtol(action + 6, NULL, 10);
             for (long waited = 0; ok && waited < ms; waited += 50)

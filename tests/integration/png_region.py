@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a rectangle of a PNG screenshot against one colour, pixel for pixel.
+"""Checks a rectangle of a PNG screenshot (or a PPM frame) against one colour, pixel for pixel.
 
     png_region.py [--any] FILE X Y WIDTH HEIGHT RRGGBB
 
@@ -55,6 +55,36 @@ def read_png(path):
     return width, height, channels, rows
 
 
+def read_ppm(path):
+    """A binary PPM (P6, maxval 255), as build/vnc-type frame:FILE writes it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, offset = [], 0
+    while len(fields) < 4:
+        while data[offset:offset + 1].isspace():
+            offset += 1
+        end = offset
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[offset:end])
+        offset = end
+    offset += 1  # the one whitespace byte before the pixels
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError(f"{path}: not a binary PPM with 8-bit samples")
+    width, height = int(fields[1]), int(fields[2])
+    stride = width * 3
+    rows = [data[offset + y * stride:offset + (y + 1) * stride] for y in range(height)]
+    if len(rows[-1]) != stride:
+        raise ValueError(f"{path}: truncated")
+    return width, height, 3, rows
+
+
+def read_image(path):
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return read_ppm(path) if magic == b"P6" else read_png(path)
+
+
 def main():
     arguments = sys.argv[1:]
     any_pixel = arguments[:1] == ["--any"]
@@ -65,7 +95,7 @@ def main():
     path = arguments[0]
     x, y, w, h = (int(v) for v in arguments[1:5])
     want = bytes.fromhex(arguments[5])
-    width, height, channels, rows = read_png(path)
+    width, height, channels, rows = read_image(path)
     if x + w > width or y + h > height:
         print(f"{path}: {width}x{height}, smaller than the region {x},{y} {w}x{h}")
         sys.exit(1)
