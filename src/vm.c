@@ -89,6 +89,10 @@ static int vcpu_create(struct vm *vm, struct vcpu *vcpu, int index, struct kvm_c
     cpuid_for_vcpu(vm->supported_cpuid, cpuid, index, &platform);
     if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
         return error_set(error, "KVM_SET_CPUID2 on vCPU %d: %s", index, strerror(errno));
+    /* Every vCPU, the APs Linux wakes later included: KVM keeps MSRs across
+     * INIT, and Linux wants the MTRRs of all CPUs to agree. */
+    if (cpu_state_set_mtrr_default(vcpu->fd, error))
+        return -1;
     return cpu_state_set_local_apic_lints(vcpu->fd, error);
 }
 
