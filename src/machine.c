@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "x86/cpu_state.h"
 #include "x86/firmware.h"
 #include "x86/layout.h"
+#include "x86/smbios.h"
 
 static void machine_set_uart_irq(void *opaque, int level)
 {
@@ -167,6 +169,41 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
     return 0;
 }
 
+/* The SMBIOS tables describe the machine as its CPUID does: the signature
+ * and name the guest's CPUID reports, and a fresh UUID per run. */
+static int machine_write_smbios(struct machine *machine, const struct machine_config *config,
+                                struct error *error)
+{
+    struct vm *vm = &machine->vm;
+    struct smbios_machine description = {.cpu_count = config->cpu_count,
+                                         .memory_size = config->memory_size};
+    for (uint32_t i = 0; i < vm->supported_cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *entry = &vm->supported_cpuid->entries[i];
+        if (entry->function == 1) {
+            description.cpu_signature = entry->eax;
+            description.cpu_features = entry->edx;
+        }
+    }
+    char name[sizeof(vm->host_brand) + 1] = "";
+    if (vm->has_host_brand) {
+        memcpy(name, vm->host_brand, sizeof(vm->host_brand));
+        const char *start = name;
+        while (*start == ' ')
+            start++;
+        description.cpu_version = start;
+    }
+    if (getrandom(description.uuid, sizeof(description.uuid), 0) != sizeof(description.uuid))
+        return error_set(error, "getrandom: %s", strerror(errno));
+    description.uuid[7] = (uint8_t)((description.uuid[7] & 0x0f) | 0x40); /* version 4 */
+    description.uuid[8] = (uint8_t)((description.uuid[8] & 0x3f) | 0x80); /* RFC 4122 */
+    uint8_t *area = guest_memory_ptr(&vm->memory, LAYOUT_SMBIOS_START,
+                                     LAYOUT_SMBIOS_END - LAYOUT_SMBIOS_START);
+    if (!area)
+        return error_set(error, "guest memory too small for the SMBIOS tables");
+    return smbios_build(area, LAYOUT_SMBIOS_START, LAYOUT_SMBIOS_END - LAYOUT_SMBIOS_START,
+                        &description, error);
+}
+
 int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
                    struct error *error)
 {
@@ -202,6 +239,8 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
     if (acpi_build_tables(acpi_area, LAYOUT_ACPI_START,
                           LAYOUT_ACPI_TABLES_END - LAYOUT_ACPI_START, cpu_count,
                           &machine->rsdp_address, error))
+        return -1;
+    if (machine_write_smbios(machine, config, error))
         return -1;
     if (firmware_write_reset_vector(&machine->vm.memory, error))
         return -1;
