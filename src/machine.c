@@ -22,6 +22,12 @@ static void machine_set_uart_irq(void *opaque, int level)
     vm_set_irq_line(&machine->vm, UART_COM1_IRQ, level);
 }
 
+static void machine_set_rtc_irq(void *opaque, int level)
+{
+    struct machine *machine = opaque;
+    vm_set_irq_line(&machine->vm, RTC_IRQ, level);
+}
+
 static void machine_stop(void *opaque, int exit_status)
 {
     struct machine *machine = opaque;
@@ -218,7 +224,7 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
         return -1;
 
     uart_init(&machine->uart, STDOUT_FILENO, machine_set_uart_irq, machine);
-    rtc_init(&machine->rtc);
+    rtc_init(&machine->rtc, machine_set_rtc_irq, machine);
     machine->power = (struct power){machine_stop, machine};
 
     struct bus *pio = &machine->vm.pio_bus;
@@ -316,6 +322,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
         machine->uart.input_flow = console_input_flow;
         machine->uart.input_flow_opaque = &machine->console;
     }
+    if (rtc_start(&machine->rtc, &machine->loop, error))
+        return -1;
     /* Disks do blocking I/O, so each gets a thread; the rest share the loop. */
     if (virtio_device_start(&machine->rng.device, &machine->loop, false, error))
         return -1;
@@ -369,5 +377,7 @@ void machine_destroy(struct machine *machine)
     if (machine->eventfds.routing)
         eventfds_destroy(&machine->eventfds);
     event_loop_destroy(&machine->loop);
+    if (machine->rtc.clock) /* initialised */
+        rtc_destroy(&machine->rtc);
     vm_destroy(&machine->vm);
 }
