@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -13,11 +14,18 @@
 #include "x86/cpu_state.h"
 #include "x86/firmware.h"
 #include "x86/layout.h"
+#include "x86/smbios.h"
 
 static void machine_set_uart_irq(void *opaque, int level)
 {
     struct machine *machine = opaque;
     vm_set_irq_line(&machine->vm, UART_COM1_IRQ, level);
+}
+
+static void machine_set_rtc_irq(void *opaque, int level)
+{
+    struct machine *machine = opaque;
+    vm_set_irq_line(&machine->vm, RTC_IRQ, level);
 }
 
 static void machine_stop(void *opaque, int exit_status)
@@ -183,6 +191,41 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
     return pvpanic_plug(&machine->pvpanic, &machine->pci, error);
 }
 
+/* The SMBIOS tables describe the machine as its CPUID does: the signature
+ * and name the guest's CPUID reports, and a fresh UUID per run. */
+static int machine_write_smbios(struct machine *machine, const struct machine_config *config,
+                                struct error *error)
+{
+    struct vm *vm = &machine->vm;
+    struct smbios_machine description = {.cpu_count = config->cpu_count,
+                                         .memory_size = config->memory_size};
+    for (uint32_t i = 0; i < vm->supported_cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *entry = &vm->supported_cpuid->entries[i];
+        if (entry->function == 1) {
+            description.cpu_signature = entry->eax;
+            description.cpu_features = entry->edx;
+        }
+    }
+    char name[sizeof(vm->host_brand) + 1] = "";
+    if (vm->has_host_brand) {
+        memcpy(name, vm->host_brand, sizeof(vm->host_brand));
+        const char *start = name;
+        while (*start == ' ')
+            start++;
+        description.cpu_version = start;
+    }
+    if (getrandom(description.uuid, sizeof(description.uuid), 0) != sizeof(description.uuid))
+        return error_set(error, "getrandom: %s", strerror(errno));
+    description.uuid[7] = (uint8_t)((description.uuid[7] & 0x0f) | 0x40); /* version 4 */
+    description.uuid[8] = (uint8_t)((description.uuid[8] & 0x3f) | 0x80); /* RFC 4122 */
+    uint8_t *area = guest_memory_ptr(&vm->memory, LAYOUT_SMBIOS_START,
+                                     LAYOUT_SMBIOS_END - LAYOUT_SMBIOS_START);
+    if (!area)
+        return error_set(error, "guest memory too small for the SMBIOS tables");
+    return smbios_build(area, LAYOUT_SMBIOS_START, LAYOUT_SMBIOS_END - LAYOUT_SMBIOS_START,
+                        &description, error);
+}
+
 int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
                    struct error *error)
 {
@@ -197,7 +240,7 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
         return -1;
 
     uart_init(&machine->uart, STDOUT_FILENO, machine_set_uart_irq, machine);
-    rtc_init(&machine->rtc);
+    rtc_init(&machine->rtc, machine_set_rtc_irq, machine);
     machine->power = (struct power){machine_stop, machine};
 
     struct bus *pio = &machine->vm.pio_bus;
@@ -218,6 +261,8 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
     if (acpi_build_tables(acpi_area, LAYOUT_ACPI_START,
                           LAYOUT_ACPI_TABLES_END - LAYOUT_ACPI_START, cpu_count,
                           &machine->rsdp_address, error))
+        return -1;
+    if (machine_write_smbios(machine, config, error))
         return -1;
     if (firmware_write_reset_vector(&machine->vm.memory, error))
         return -1;
@@ -293,6 +338,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
         machine->uart.input_flow = console_input_flow;
         machine->uart.input_flow_opaque = &machine->console;
     }
+    if (rtc_start(&machine->rtc, &machine->loop, error))
+        return -1;
     /* Disks do blocking I/O, so each gets a thread; the rest share the loop. */
     if (virtio_device_start(&machine->rng.device, &machine->loop, false, error))
         return -1;
@@ -346,5 +393,7 @@ void machine_destroy(struct machine *machine)
     if (machine->eventfds.routing)
         eventfds_destroy(&machine->eventfds);
     event_loop_destroy(&machine->loop);
+    if (machine->rtc.clock) /* initialised */
+        rtc_destroy(&machine->rtc);
     vm_destroy(&machine->vm);
 }

@@ -84,10 +84,15 @@ static int vcpu_create(struct vm *vm, struct vcpu *vcpu, int index, struct kvm_c
         .cpu_count = vm->cpu_count,
         .tsc_deadline_timer =
             ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0,
+        .brand = vm->has_host_brand ? vm->host_brand : NULL,
     };
     cpuid_for_vcpu(vm->supported_cpuid, cpuid, index, &platform);
     if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
         return error_set(error, "KVM_SET_CPUID2 on vCPU %d: %s", index, strerror(errno));
+    /* Every vCPU, the APs Linux wakes later included: KVM keeps MSRs across
+     * INIT, and Linux wants the MTRRs of all CPUs to agree. */
+    if (cpu_state_set_mtrr_default(vcpu->fd, error))
+        return -1;
     return cpu_state_set_local_apic_lints(vcpu->fd, error);
 }
 
@@ -139,6 +144,8 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t memory_size, int cpu_count, st
     vm->supported_cpuid = cpuid_get_supported(kvm_fd, error);
     if (!vm->supported_cpuid)
         return -1;
+    _Static_assert(sizeof(vm->host_brand) == CPUID_BRAND_LENGTH, "brand string size");
+    vm->has_host_brand = cpuid_read_host_brand(vm->host_brand);
     struct kvm_cpuid2 *cpuid =
         calloc(1, sizeof(*cpuid) + (vm->supported_cpuid->nent + CPUID_SPARE_ENTRIES) *
                                        sizeof(struct kvm_cpuid_entry2));

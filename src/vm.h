@@ -35,6 +35,8 @@ struct vm {
     int cpu_count;
     struct vcpu *vcpus;
     struct kvm_cpuid2 *supported_cpuid;
+    char host_brand[48]; /* the host CPU's name, given to the guest's CPUID */
+    bool has_host_brand;
 
     /* Stopping: the first request wins and sets the exit status. */
     atomic_bool stopping;

@@ -104,6 +104,28 @@ int cpu_state_set_boot(int vcpu_fd, const struct boot_entry *entry, struct error
     return 0;
 }
 
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MTRR_DEF_TYPE_ENABLE (1u << 11)
+#define MTRR_TYPE_WRITE_BACK 6
+
+int cpu_state_set_mtrr_default(int vcpu_fd, struct error *error)
+{
+    union {
+        struct kvm_msrs msrs;
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } buffer;
+    memset(&buffer, 0, sizeof(buffer));
+    buffer.msrs.nmsrs = 1;
+    buffer.msrs.entries[0].index = MSR_MTRR_DEF_TYPE;
+    buffer.msrs.entries[0].data = MTRR_DEF_TYPE_ENABLE | MTRR_TYPE_WRITE_BACK;
+    int written = ioctl(vcpu_fd, KVM_SET_MSRS, &buffer.msrs);
+    if (written < 0)
+        return error_set(error, "KVM_SET_MSRS (MTRR default type): %s", strerror(errno));
+    if (written != 1)
+        return error_set(error, "KVM_SET_MSRS: KVM refused the MTRR default type");
+    return 0;
+}
+
 #define APIC_LVT0 0x350
 #define APIC_LVT1 0x360
 #define APIC_DELIVERY_MODE_SHIFT 8

@@ -11,6 +11,11 @@ int cpu_state_write_boot_tables(const struct guest_memory *memory, struct error 
 /* Puts vcpu_fd into the entry state the boot protocol describes. */
 int cpu_state_set_boot(int vcpu_fd, const struct boot_entry *entry, struct error *error);
 
+/* IA32_MTRR_DEF_TYPE enabled with write-back as the default type, as
+ * firmware leaves it: with MTRRs all off Linux also turns PAT off (no
+ * write-combining). */
+int cpu_state_set_mtrr_default(int vcpu_fd, struct error *error);
+
 /* LINT0 as ExtINT and LINT1 as NMI, as firmware leaves a PC's local APIC. */
 int cpu_state_set_local_apic_lints(int vcpu_fd, struct error *error);
 

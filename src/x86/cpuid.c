@@ -1,5 +1,6 @@
 #include "x86/cpuid.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,7 +11,10 @@
 #define CPUID_LEAF_CACHE 0x4
 #define CPUID_LEAF_TOPOLOGY 0xb
 #define CPUID_LEAF_TOPOLOGY_V2 0x1f
+#define CPUID_LEAF_EXTENDED_MAX 0x80000000
 #define CPUID_LEAF_AMD_FEATURES 0x80000001
+#define CPUID_LEAF_BRAND_FIRST 0x80000002
+#define CPUID_LEAF_BRAND_LAST 0x80000004
 #define CPUID_LEAF_AMD_SIZES 0x80000008
 #define CPUID_LEAF_AMD_TOPOLOGY 0x8000001e
 
@@ -87,6 +91,48 @@ static void cpuid_write_topology_leaf(struct kvm_cpuid2 *cpuid, unsigned subleaf
                                        .eax = eax, .ebx = ebx, .ecx = ecx, .edx = edx};
 }
 
+int cpuid_read_host_brand(char brand[CPUID_BRAND_LENGTH])
+{
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(CPUID_LEAF_EXTENDED_MAX, &eax, &ebx, &ecx, &edx) ||
+        eax < CPUID_LEAF_BRAND_LAST)
+        return 0;
+    for (unsigned leaf = 0; leaf < 3; leaf++) {
+        uint32_t words[4];
+        __cpuid(CPUID_LEAF_BRAND_FIRST + leaf, words[0], words[1], words[2], words[3]);
+        memcpy(brand + leaf * 16, words, 16);
+    }
+    return brand[0] != 0;
+}
+
+/* A leaf without subleaves: rewritten in place, or appended. */
+static void cpuid_write_leaf(struct kvm_cpuid2 *cpuid, uint32_t function, const uint32_t words[4])
+{
+    struct kvm_cpuid_entry2 *entry = cpuid_find(cpuid, function, 0);
+    if (!entry)
+        entry = &cpuid->entries[cpuid->nent++];
+    *entry = (struct kvm_cpuid_entry2){.function = function, .eax = words[0], .ebx = words[1],
+                                       .ecx = words[2], .edx = words[3]};
+}
+
+static void cpuid_write_brand(struct kvm_cpuid2 *cpuid, const char *brand)
+{
+    for (unsigned leaf = 0; leaf < 3; leaf++) {
+        uint32_t words[4];
+        memcpy(words, brand + leaf * 16, 16);
+        cpuid_write_leaf(cpuid, CPUID_LEAF_BRAND_FIRST + leaf, words);
+    }
+    /* The guest reads the brand leaves only if the extended maximum covers them. */
+    struct kvm_cpuid_entry2 *extended = cpuid_find(cpuid, CPUID_LEAF_EXTENDED_MAX, 0);
+    if (extended) {
+        if (extended->eax < CPUID_LEAF_BRAND_LAST)
+            extended->eax = CPUID_LEAF_BRAND_LAST;
+    } else {
+        const uint32_t words[4] = {CPUID_LEAF_BRAND_LAST, 0, 0, 0};
+        cpuid_write_leaf(cpuid, CPUID_LEAF_EXTENDED_MAX, words);
+    }
+}
+
 void cpuid_for_vcpu(const struct kvm_cpuid2 *base, struct kvm_cpuid2 *cpuid, int cpu_index,
                     const struct cpuid_platform *platform)
 {
@@ -127,6 +173,9 @@ void cpuid_for_vcpu(const struct kvm_cpuid2 *base, struct kvm_cpuid2 *cpuid, int
     cpuid_write_topology_leaf(cpuid, 2, 0, 0, 2, apic_id);
     /* Leaf 0x1f would repeat the host's topology; without it the guest reads 0xb. */
     cpuid_remove(cpuid, CPUID_LEAF_TOPOLOGY_V2);
+
+    if (platform->brand)
+        cpuid_write_brand(cpuid, platform->brand);
 
     struct kvm_cpuid_entry2 *amd_features = cpuid_find(cpuid, CPUID_LEAF_AMD_FEATURES, 0);
     if (amd_features) {

@@ -43,6 +43,10 @@
 #define LAYOUT_ACPI_START 0xe0000
 #define LAYOUT_ACPI_TABLES_END 0xf0000
 #define LAYOUT_ACPI_END 0x100000
+/* The SMBIOS entry point and structures, after the ACPI tables, where Linux
+ * scans for the entry point (0xf0000..0xfffff, 16-byte steps). */
+#define LAYOUT_SMBIOS_START 0xf0000
+#define LAYOUT_SMBIOS_END 0xf1000
 /* Where a real-mode jump to the BIOS reset entry (f000:fff0) lands. */
 #define LAYOUT_RESET_VECTOR 0xffff0
 

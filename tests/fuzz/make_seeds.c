@@ -98,6 +98,43 @@ static int write_options_seeds(void)
     return failed;
 }
 
+static int write_rtc_seeds(void)
+{
+    /* Pairs of (op, argument): op low 2 bits 0 read, 1 write (argument the
+     * value), 2 time passes (argument << op bits 2-6 nanoseconds), 3 the
+     * timer; op bit 7 the port (0 index, 1 data). */
+#define RTC_SELECT(index) 0x01, index
+#define RTC_WRITE(value) 0x81, value
+#define RTC_READ 0x80, 0
+#define RTC_WAIT_SECOND (0x02 | 22 << 2), 0xff /* 255 << 22 ns: just over 1 s */
+#define RTC_TIMER 0x03, 0
+    static const uint8_t alarm_and_update[] = {
+        RTC_SELECT(0x0c), RTC_READ,
+        RTC_SELECT(0x01), RTC_WRITE(0xc0), RTC_SELECT(0x03), RTC_WRITE(0xff),
+        RTC_SELECT(0x05), RTC_WRITE(0xff),
+        RTC_SELECT(0x0b), RTC_WRITE(0x32), /* AIE | UIE */
+        RTC_WAIT_SECOND, RTC_TIMER, RTC_SELECT(0x0c), RTC_READ,
+        RTC_WAIT_SECOND, RTC_TIMER, RTC_SELECT(0x0c), RTC_READ,
+        RTC_SELECT(0x0b), RTC_WRITE(0x82), /* SET */
+        RTC_WAIT_SECOND, RTC_TIMER, RTC_SELECT(0x00), RTC_READ,
+        RTC_SELECT(0x0b), RTC_WRITE(0x02),
+    };
+    static const uint8_t periodic[] = {
+        RTC_SELECT(0x0a), RTC_WRITE(0x23), /* 8192 Hz */
+        RTC_SELECT(0x0b), RTC_WRITE(0x46), /* PIE, binary */
+        (0x02 | 10 << 2), 0x80, RTC_TIMER, RTC_SELECT(0x0c), RTC_READ,
+        (0x02 | 10 << 2), 0x80, RTC_TIMER, RTC_SELECT(0x0a), RTC_READ,
+        RTC_SELECT(0x0a), RTC_WRITE(0x2f), RTC_WAIT_SECOND, RTC_TIMER,
+    };
+#undef RTC_SELECT
+#undef RTC_WRITE
+#undef RTC_READ
+#undef RTC_WAIT_SECOND
+#undef RTC_TIMER
+    return write_seed("rtc", "alarm-and-update", alarm_and_update, sizeof(alarm_and_update)) |
+           write_seed("rtc", "periodic", periodic, sizeof(periodic));
+}
+
 static int write_uart_seeds(void)
 {
     /* op byte: low 2 bits 0 read, 1 write, 2 receive, 3 room; then offset
@@ -908,7 +945,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
-                 write_uart_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
+                 write_uart_seeds() | write_rtc_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds();
     return failed ? 1 : 0;

@@ -227,6 +227,80 @@ static void test_tsc_deadline_timer(void **state)
     free(base);
 }
 
+/* The brand leaves carry the host's name, zero-padded, and the extended
+ * maximum leaf covers them even where KVM's table stops short. */
+static void check_brand(struct kvm_cpuid2 *base)
+{
+    char brand[CPUID_BRAND_LENGTH] = "Example CPU @ 3.00GHz";
+    struct kvm_cpuid2 *table = make_table(base->nent + CPUID_SPARE_ENTRIES);
+    struct cpuid_platform platform = {.cpu_count = 2, .brand = brand};
+    cpuid_for_vcpu(base, table, 1, &platform);
+    assert_true(table->nent <= base->nent + CPUID_SPARE_ENTRIES);
+    char seen[CPUID_BRAND_LENGTH];
+    for (unsigned leaf = 0; leaf < 3; leaf++) {
+        const struct kvm_cpuid_entry2 *entry = lookup(table, 0x80000002 + leaf, 0);
+        assert_non_null(entry);
+        uint32_t words[4] = {entry->eax, entry->ebx, entry->ecx, entry->edx};
+        memcpy(seen + leaf * 16, words, 16);
+    }
+    assert_memory_equal(seen, brand, CPUID_BRAND_LENGTH);
+    const struct kvm_cpuid_entry2 *extended = lookup(table, 0x80000000, 0);
+    assert_non_null(extended);
+    assert_true(extended->eax >= 0x80000004);
+    free(table);
+}
+
+static void test_brand_string(void **state)
+{
+    (void)state;
+    struct kvm_cpuid2 *base = make_base();
+    /* KVM's zeroed brand leaves are replaced, not duplicated (lookup fails on two). */
+    struct kvm_cpuid2 *with_zeros = make_table(BASE_COUNT + 3);
+    memcpy(with_zeros, base, sizeof(*base) + BASE_COUNT * sizeof(base->entries[0]));
+    for (unsigned leaf = 0; leaf < 3; leaf++)
+        with_zeros->entries[BASE_COUNT + leaf] =
+            (struct kvm_cpuid_entry2){.function = 0x80000002 + leaf};
+    with_zeros->nent = BASE_COUNT + 3;
+    check_brand(base);
+    check_brand(with_zeros);
+    /* The maximum is kept where it is above the brand leaves. */
+    struct kvm_cpuid2 *table = make_table(base->nent + CPUID_SPARE_ENTRIES);
+    char brand[CPUID_BRAND_LENGTH] = "x";
+    struct cpuid_platform platform = {.cpu_count = 1, .brand = brand};
+    cpuid_for_vcpu(base, table, 0, &platform);
+    assert_int_equal(lookup(table, 0x80000000, 0)->eax, 0x8000001e);
+    /* Without a brand nothing is added. */
+    platform.brand = NULL;
+    cpuid_for_vcpu(base, table, 0, &platform);
+    assert_null(lookup(table, 0x80000002, 0));
+    free(table);
+    free(with_zeros);
+
+    /* A table whose extended leaves stop at 0x80000001 is raised to 4. */
+    struct kvm_cpuid2 *short_table = make_table(2);
+    short_table->nent = 2;
+    short_table->entries[0] = base_entries[1];
+    short_table->entries[1] = (struct kvm_cpuid_entry2){.function = 0x80000000, .eax = 0x80000001};
+    check_brand(short_table);
+    /* And one with no extended leaves at all gets the maximum leaf. */
+    short_table->nent = 1;
+    check_brand(short_table);
+    free(short_table);
+    free(base);
+}
+
+/* Leaf 1 keeps the MTRR bit (EDX 12): Linux reads the MTRRs we set at entry only if it is there. */
+static void test_mtrr_feature_kept(void **state)
+{
+    (void)state;
+    struct kvm_cpuid2 *base = make_base();
+    struct kvm_cpuid2 *table = make_table(base->nent + CPUID_SPARE_ENTRIES);
+    vcpu_table(base, table, 0, 1, 0);
+    assert_true(lookup(table, 1, 0)->edx & (1u << 12));
+    free(table);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +308,8 @@ int main(void)
         cmocka_unit_test(test_many_cpus_caps),
         cmocka_unit_test(test_sparse_table),
         cmocka_unit_test(test_tsc_deadline_timer),
+        cmocka_unit_test(test_brand_string),
+        cmocka_unit_test(test_mtrr_feature_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
