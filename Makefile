@@ -24,7 +24,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit ui-tests fuzz integration clean deps run guests
+.PHONY: all check unit ui-tests fuzz integration clean deps run guests soak
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
@@ -118,6 +118,12 @@ fuzz: $(FUZZ_PROGRAMS)
 # Integration tests boot real guests on real KVM (directly or in the nested test host).
 integration: all
 	tests/run-integration
+
+# Soak (not part of check): the same Debian boot N times under guest and under
+# QEMU q35, interleaved, counting hangs and faults for each (tests/soak/boot-soak).
+N ?= 200
+soak: all
+	tests/soak/boot-soak -n $(N)
 
 # Installs missing Debian packages (apt-get) first: these two targets are the
 # README's set-up commands.
