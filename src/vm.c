@@ -204,17 +204,30 @@ void vm_request_stop(struct vm *vm, int exit_status)
         log_once("stop event: %s", strerror(errno));
 }
 
+/* The reset state a CPU is in after a shutdown when KVM has already
+ * reinitialised it (AMD: the VMCB is set up afresh), so the registers say
+ * nothing about where the guest was. */
+static bool vcpu_is_in_reset_state(const struct kvm_regs *regs, const struct kvm_sregs *sregs)
+{
+    return regs->rip == 0xfff0 && sregs->cs.selector == 0xf000 && !(sregs->cr0 & 1);
+}
+
 static void vcpu_log_failure(struct vcpu *vcpu, const char *what)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0 && ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
+    if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) != 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) != 0)
+        log_message("vCPU %d: %s", vcpu->index, what);
+    else if (vcpu_is_in_reset_state(&regs, &sregs))
+        log_message("vCPU %d: %s; KVM has already reset the CPU (rip=0xfff0, cs=0xf000), so "
+                    "where the guest was is lost (on AMD, KVM reinitialises the VMCB after a "
+                    "shutdown)",
+                    vcpu->index, what);
+    else
         log_message("vCPU %d: %s at rip=0x%llx (cs=0x%x cr0=0x%llx cr3=0x%llx efer=0x%llx)",
                     vcpu->index, what, (unsigned long long)regs.rip, sregs.cs.selector,
                     (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
                     (unsigned long long)sregs.efer);
-    else
-        log_message("vCPU %d: %s", vcpu->index, what);
 }
 
 static void vcpu_handle_io(struct vcpu *vcpu)
