@@ -48,36 +48,6 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || { usage >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-debs=$GUEST_CACHE/debs
-
-# The newest cached .deb of package $1 for architecture $2 (amd64, all); empty if none.
-latest_deb() {
-	local f latest=
-	for f in "$debs/$1"_*_"$2".deb; do
-		[ -f "$f" ] && latest=$f
-	done
-	printf '%s\n' "$latest"
-}
-
-# The cached .deb of package $1 ($2: its architecture), else downloaded with apt-get (needs
-# network once). Prints its path.
-fetch_deb() {
-	local pkg=$1 arch=$2 deb dl
-	deb=$(latest_deb "$pkg" "$arch")
-	if [ -z "$deb" ]; then
-		need_cmd apt-get
-		mkdir -p "$debs"
-		info "downloading $pkg"
-		dl=$(mktemp -d "$debs/.dl.XXXXXX")
-		(cd "$dl" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
-			{ rm -rf "$dl"; die "apt-get download $pkg failed"; }
-		mv "$dl"/*.deb "$debs/"
-		rmdir "$dl"
-		deb=$(latest_deb "$pkg" "$arch")
-		[ -n "$deb" ] || die "apt-get download $pkg left no $debs/${pkg}_*_$arch.deb"
-	fi
-	printf '%s\n' "$deb"
-}
 
 # Dies unless the ELF kernel $1 has the PVH entry note: name "Xen", type 18
 # (XEN_ELFNOTE_PHYS32_ENTRY). $2 names it in the message.
