@@ -122,6 +122,7 @@ static const struct bus_ops acpi_power_ops = {power_acpi_read, power_acpi_write}
 static const struct bus_ops i8042_data_ops = {power_i8042_read, NULL};
 static const struct bus_ops i8042_command_ops = {power_i8042_read, power_i8042_command_write};
 static const struct bus_ops fw_cfg_ops = {fw_cfg_port_read, fw_cfg_port_write};
+static const struct bus_ops fw_cfg_dma_ops = {fw_cfg_dma_port_read, fw_cfg_dma_port_write};
 static const struct bus_ops debug_exit_ops = {NULL, debug_exit_port_write};
 static const struct bus_ops test_scratch_ops = {test_devices_scratch_read,
                                                 test_devices_scratch_write};
@@ -135,8 +136,9 @@ _Static_assert(LAYOUT_TEST_DEVICES_MMIO >= LAYOUT_LOCAL_APIC_ADDRESS + 0x100000 
 _Static_assert(LAYOUT_TEST_DEVICES_MMIO >= LAYOUT_PCI_MMIO_END, "and of the PCI window");
 
 /* QEMU's PC always has fw_cfg, and test kernels read it unasked (the CPU
- * count, the RAM size), so it is always there: read-only, two ports that
- * nothing else claims, no guest memory touched.  The debug-exit port and
+ * count, the RAM size), so it is always there: read-only, on ports that
+ * nothing else claims; its DMA touches guest memory only through the
+ * checked translation.  The debug-exit port and
  * pc-testdev change what a guest can do to the VMM (end it, raise any
  * interrupt line), so they are there only when asked for. */
 static int machine_create_test_support(struct machine *machine,
@@ -144,7 +146,9 @@ static int machine_create_test_support(struct machine *machine,
 {
     struct bus *pio = &machine->vm.pio_bus;
     if (fw_cfg_init(&machine->fw_cfg, &machine->vm.memory, config->cpu_count, error) ||
-        bus_register(pio, FW_CFG_PORT, FW_CFG_PORT_COUNT, &fw_cfg_ops, &machine->fw_cfg, error))
+        bus_register(pio, FW_CFG_PORT, FW_CFG_PORT_COUNT, &fw_cfg_ops, &machine->fw_cfg, error) ||
+        bus_register(pio, FW_CFG_DMA_PORT, FW_CFG_DMA_PORT_COUNT, &fw_cfg_dma_ops,
+                     &machine->fw_cfg, error))
         return -1;
     if (config->test_devices) {
         test_devices_init(&machine->test_devices, &machine->vm.memory, machine_set_test_irq,

@@ -1,5 +1,6 @@
 #include "devices/fw_cfg.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,9 @@
 #include "x86/e820.h"
 
 #define FW_CFG_ID_TRADITIONAL 0x1u
+#define FW_CFG_ID_DMA 0x2u
+/* What the DMA address register reads as, byte by byte. */
+static const char dma_signature[FW_CFG_DMA_PORT_COUNT] = {'Q', 'E', 'M', 'U', ' ', 'C', 'F', 'G'};
 #define E820_FILE_ENTRY_SIZE 20
 
 static void put_le(uint8_t *bytes, uint64_t value, unsigned length)
@@ -76,6 +80,7 @@ int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cp
 {
     memset(fw_cfg, 0, sizeof(*fw_cfg));
     pthread_mutex_init(&fw_cfg->lock, NULL);
+    fw_cfg->memory = memory;
     struct e820_entry map[E820_MAX_ENTRIES];
     int map_count = e820_build(memory, map);
     uint8_t e820[E820_MAX_ENTRIES * E820_FILE_ENTRY_SIZE];
@@ -90,7 +95,7 @@ int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cp
     static const char *const file_names[] = {"etc/boot-cpus", "etc/e820"};
 
     if (fw_cfg_add(fw_cfg, FW_CFG_SIGNATURE, "QEMU", 4, error) ||
-        fw_cfg_add_le(fw_cfg, FW_CFG_ID, FW_CFG_ID_TRADITIONAL, 4, error) ||
+        fw_cfg_add_le(fw_cfg, FW_CFG_ID, FW_CFG_ID_TRADITIONAL | FW_CFG_ID_DMA, 4, error) ||
         fw_cfg_add_le(fw_cfg, FW_CFG_RAM_SIZE, memory->total_size, 8, error) ||
         fw_cfg_add_le(fw_cfg, FW_CFG_NB_CPUS, (uint64_t)cpu_count, 2, error) ||
         fw_cfg_add_le(fw_cfg, FW_CFG_MAX_CPUS, (uint64_t)cpu_count, 2, error) ||
@@ -157,5 +162,102 @@ void fw_cfg_port_write(void *opaque, uint64_t offset, const void *data, unsigned
     pthread_mutex_lock(&fw_cfg->lock);
     fw_cfg->selector = (uint16_t)(bytes[0] | bytes[1] << 8);
     fw_cfg->offset = 0;
+    pthread_mutex_unlock(&fw_cfg->lock);
+}
+
+static uint64_t get_be(const uint8_t *bytes, unsigned length)
+{
+    uint64_t value = 0;
+    for (unsigned i = 0; i < length; i++)
+        value = value << 8 | bytes[i];
+    return value;
+}
+
+/* One transfer of the current item at the current offset, with the lock
+ * held: true when it succeeded. */
+static bool fw_cfg_dma_transfer(struct fw_cfg *fw_cfg, uint32_t control, uint32_t length,
+                                uint64_t address)
+{
+    const struct fw_cfg_item *item = fw_cfg_find(fw_cfg, fw_cfg->selector);
+    uint32_t size = item ? item->size : 0;
+    uint32_t available = fw_cfg->offset < size ? size - fw_cfg->offset : 0;
+    uint32_t taken = length < available ? length : available;
+    if (control & FW_CFG_DMA_READ) {
+        uint8_t *destination = guest_memory_ptr(fw_cfg->memory, address, length);
+        if (!destination) {
+            log_once("fw_cfg: DMA read of %u bytes to 0x%llx: not guest RAM", length,
+                     (unsigned long long)address);
+            return false;
+        }
+        /* As through the data port: bytes past the item's end are 0. */
+        if (taken)
+            memcpy(destination, item->data + fw_cfg->offset, taken);
+        memset(destination + taken, 0, length - taken);
+        fw_cfg->offset += taken;
+        return true;
+    }
+    if (control & FW_CFG_DMA_WRITE) {
+        log_once("fw_cfg: DMA write refused (every item is read-only)");
+        return false;
+    }
+    if (control & FW_CFG_DMA_SKIP)
+        fw_cfg->offset += taken;
+    return true;
+}
+
+/* Runs the descriptor at address; its control field says how it went. */
+static void fw_cfg_dma_run(struct fw_cfg *fw_cfg, uint64_t address)
+{
+    uint8_t *descriptor = guest_memory_ptr(fw_cfg->memory, address, FW_CFG_DMA_DESCRIPTOR_SIZE);
+    if (!descriptor) {
+        log_once("fw_cfg: DMA descriptor at 0x%llx is not in guest RAM",
+                 (unsigned long long)address);
+        return;
+    }
+    /* One copy, so that another vCPU rewriting it cannot change what is
+     * checked after the check. */
+    uint8_t copy[FW_CFG_DMA_DESCRIPTOR_SIZE];
+    memcpy(copy, descriptor, sizeof(copy));
+    uint32_t control = (uint32_t)get_be(copy, 4);
+    uint32_t length = (uint32_t)get_be(copy + 4, 4);
+    uint64_t target = get_be(copy + 8, 8);
+    if (control & FW_CFG_DMA_SELECT) {
+        fw_cfg->selector = (uint16_t)(control >> 16);
+        fw_cfg->offset = 0;
+    }
+    bool done = fw_cfg_dma_transfer(fw_cfg, control, length, target);
+    put_be(descriptor, done ? 0 : FW_CFG_DMA_ERROR, 4);
+}
+
+void fw_cfg_dma_port_read(void *opaque, uint64_t offset, void *data, unsigned length)
+{
+    (void)opaque;
+    /* The bus hands only accesses inside the 8 ports. */
+    memset(data, 0, length);
+    if (offset + length <= FW_CFG_DMA_PORT_COUNT)
+        memcpy(data, &dma_signature[offset], length);
+}
+
+void fw_cfg_dma_port_write(void *opaque, uint64_t offset, const void *data, unsigned length)
+{
+    struct fw_cfg *fw_cfg = opaque;
+    if (length != 4 || (offset != 0 && offset != 4)) {
+        log_once("fw_cfg: a %u-byte write at DMA port 0x%x ignored (4-byte halves at 0x%x and "
+                 "0x%x)",
+                 length, (unsigned)(FW_CFG_DMA_PORT + offset), FW_CFG_DMA_PORT,
+                 FW_CFG_DMA_PORT + 4);
+        return;
+    }
+    uint32_t half = (uint32_t)get_be(data, 4);
+    pthread_mutex_lock(&fw_cfg->lock);
+    if (offset == 0) {
+        fw_cfg->dma_address_high = half;
+    } else {
+        uint64_t address = (uint64_t)fw_cfg->dma_address_high << 32 | half;
+        /* The register reads 0 after an operation: the next one starts
+         * from a clear high half. */
+        fw_cfg->dma_address_high = 0;
+        fw_cfg_dma_run(fw_cfg, address);
+    }
     pthread_mutex_unlock(&fw_cfg->lock);
 }

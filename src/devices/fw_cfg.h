@@ -3,7 +3,14 @@
  * 0x511 reads it a byte at a time from offset 0.  Test kernels
  * (kvm-unit-tests among them) read the CPU count and the RAM size from it.
  * Read-only: writes to the data port are ignored, as QEMU has done since
- * 2.4, and the DMA interface is not offered (bit 1 of the ID item clear).
+ * 2.4.  The DMA interface (ID bit 1) is at 0x514: a big-endian 64-bit
+ * register, written high half first, whose low half's write runs the
+ * FWCfgDmaAccess descriptor at that guest-physical address (be32 control,
+ * be32 length, be64 address): select (bit 3, key in bits 16-31), then read
+ * (bit 1) into guest memory or skip (bit 2); a write (bit 4) fails, every
+ * item being read-only.  The descriptor's control becomes 0, or the error
+ * bit (0) when a guest address is not RAM.  Reading the register gives
+ * "QEMU CFG".
  *
  * Items: the signature "QEMU" (0x0000), the ID (0x0001: traditional
  * interface only), the RAM size (0x0003, le64 bytes), the CPU count (0x0005,
@@ -25,6 +32,15 @@
 
 #define FW_CFG_PORT 0x510 /* selector; the data port follows */
 #define FW_CFG_PORT_COUNT 2
+#define FW_CFG_DMA_PORT 0x514
+#define FW_CFG_DMA_PORT_COUNT 8
+
+#define FW_CFG_DMA_ERROR 0x01u
+#define FW_CFG_DMA_READ 0x02u
+#define FW_CFG_DMA_SKIP 0x04u
+#define FW_CFG_DMA_SELECT 0x08u
+#define FW_CFG_DMA_WRITE 0x10u
+#define FW_CFG_DMA_DESCRIPTOR_SIZE 16
 
 #define FW_CFG_SIGNATURE 0x0000
 #define FW_CFG_ID 0x0001
@@ -54,8 +70,10 @@ struct fw_cfg {
      * from two CPUs at once must serialise itself; the lock only keeps the
      * device's own state whole. */
     pthread_mutex_t lock;
+    const struct guest_memory *memory; /* DMA goes through its checked translation */
     uint16_t selector;
     uint32_t offset;
+    uint32_t dma_address_high; /* the register's high half, until the low half's write */
     struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
     int item_count;
     int file_count;
@@ -74,5 +92,10 @@ const struct fw_cfg_item *fw_cfg_find(const struct fw_cfg *fw_cfg, uint16_t sele
  * (offset 1, 8-bit data reads).  Other sizes are ignored and logged once. */
 void fw_cfg_port_read(void *fw_cfg, uint64_t offset, void *data, unsigned length);
 void fw_cfg_port_write(void *fw_cfg, uint64_t offset, const void *data, unsigned length);
+
+/* The DMA address register, FW_CFG_DMA_PORT (8 ports): 4-byte big-endian
+ * writes at offset 0 (high half) and 4 (low half: runs the descriptor). */
+void fw_cfg_dma_port_read(void *fw_cfg, uint64_t offset, void *data, unsigned length);
+void fw_cfg_dma_port_write(void *fw_cfg, uint64_t offset, const void *data, unsigned length);
 
 #endif

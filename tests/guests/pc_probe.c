@@ -3,7 +3,8 @@
  *   - its own image loaded whole below 1 MiB;
  *   - fw_cfg: the signature, the ID, the CPU count, the RAM size against
  *     the multiboot memory map, the file directory, etc/boot-cpus and
- *     etc/e820 (against the map), reads past the end and unknown selectors;
+ *     etc/e820 (against the map), reads past the end and unknown selectors,
+ *     and the same items again through the DMA interface;
  *   - every other CPU woken with INIT/SIPI/SIPI through the local APIC into
  *     a real-mode trampoline, and counted: as many as fw_cfg says, each
  *     local APIC ID once;
@@ -34,6 +35,10 @@
 #define FW_CFG_NB_CPUS 0x0005
 #define FW_CFG_MAX_CPUS 0x000f
 #define FW_CFG_FILE_DIR 0x0019
+#define FW_CFG_DMA_PORT 0x514
+#define FW_CFG_DMA_ERROR 0x01u
+#define FW_CFG_DMA_READ 0x02u
+#define FW_CFG_DMA_SELECT 0x08u
 
 /* Local APIC (xAPIC, at its reset base) and IOAPIC registers. */
 #define LAPIC_BASE 0xfee00000u
@@ -297,6 +302,62 @@ static bool fw_cfg_find_file(const char *name, struct fw_cfg_file *found)
     return false;
 }
 
+static uint32_t bswap32(uint32_t value)
+{
+    return value >> 24 | (value >> 8 & 0xff00) | (value << 8 & 0xff0000) | value << 24;
+}
+
+static struct {
+    uint32_t control, length, address_high, address_low; /* big-endian */
+} dma_descriptor __attribute__((aligned(16)));
+
+/* One DMA read of `length` bytes of item `key` into buffer; returns the
+ * descriptor's control afterwards (0: done). */
+static uint32_t fw_cfg_dma_read(uint16_t key, void *buffer, uint32_t length)
+{
+    dma_descriptor.control = bswap32((uint32_t)key << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ);
+    dma_descriptor.length = bswap32(length);
+    dma_descriptor.address_high = 0;
+    dma_descriptor.address_low = bswap32((uint32_t)(uintptr_t)buffer);
+    memory_barrier();
+    outl(FW_CFG_DMA_PORT, 0);
+    outl(FW_CFG_DMA_PORT + 4, bswap32((uint32_t)(uintptr_t)&dma_descriptor));
+    memory_barrier();
+    return bswap32(dma_descriptor.control);
+}
+
+static uint8_t dma_buffer[512];
+
+static void check_fw_cfg_dma(uint32_t id, const struct fw_cfg_file *e820)
+{
+    if (!check(id & 2, "fw_cfg DMA interface offered (id bit 1)"))
+        return;
+    uint32_t high = bswap32(inl(FW_CFG_DMA_PORT)), low = bswap32(inl(FW_CFG_DMA_PORT + 4));
+    check(high == 0x51454d55 && low == 0x20434647, "fw_cfg DMA register reads \"QEMU CFG\"");
+    memset(dma_buffer, 0xee, sizeof(dma_buffer));
+    uint32_t control = fw_cfg_dma_read(FW_CFG_SIGNATURE, dma_buffer, 6);
+    check(control == 0 && !memcmp(dma_buffer, "QEMU\0\0", 6) && dma_buffer[6] == 0xee,
+          "fw_cfg DMA read of the signature, zeros past its end (control 0x%x)", control);
+    uint32_t cpus = 0;
+    control = fw_cfg_dma_read(FW_CFG_NB_CPUS, &cpus, 2);
+    probe_printf("fw_cfg DMA cpus %u", cpus);
+    if (e820 && e820->size <= sizeof(dma_buffer)) {
+        control = fw_cfg_dma_read(e820->select, dma_buffer, e820->size);
+        bool same = control == 0 && e820->size / 20 == memory_map_count;
+        for (uint32_t i = 0; same && i < memory_map_count; i++) {
+            const uint8_t *entry = dma_buffer + 20 * i;
+            same = get64(entry) == memory_map[i].start &&
+                   get64(entry) + get64(entry + 8) == memory_map[i].end &&
+                   get32(entry + 16) == memory_map[i].type;
+        }
+        check(same, "fw_cfg DMA read of etc/e820 is the memory map");
+    }
+    /* A target that is not RAM fails with the error bit, and harms nothing. */
+    control = fw_cfg_dma_read(FW_CFG_SIGNATURE, phys_ptr(0xfec00000u), 4);
+    check(control == FW_CFG_DMA_ERROR, "fw_cfg DMA to the IOAPIC's page fails (control 0x%x)",
+          control);
+}
+
 /* Returns the CPU count fw_cfg gives (0 when fw_cfg is missing). */
 static uint32_t check_fw_cfg(void)
 {
@@ -350,8 +411,10 @@ static uint32_t check_fw_cfg(void)
         fw_cfg_read(past, sizeof(past));
         check(!past[0] && !past[1] && !past[2] && !past[3], "fw_cfg reads 0 past an item's end");
     }
-    if (check(fw_cfg_find_file("etc/e820", &file) && file.size % 20 == 0,
-              "fw_cfg etc/e820, 20-byte entries")) {
+    struct fw_cfg_file e820;
+    bool have_e820 = fw_cfg_find_file("etc/e820", &e820);
+    file = e820;
+    if (check(have_e820 && file.size % 20 == 0, "fw_cfg etc/e820, 20-byte entries")) {
         fw_cfg_select(file.select);
         bool same = file.size / 20 == memory_map_count;
         for (uint32_t i = 0; i < file.size / 20 && i < memory_map_count; i++) {
@@ -366,6 +429,7 @@ static uint32_t check_fw_cfg(void)
     }
     /* A selector nothing answers to reads as 0. */
     check(fw_cfg_read_le(0x7fff, 8) == 0, "fw_cfg unknown selector reads 0");
+    check_fw_cfg_dma(id, have_e820 ? &e820 : NULL);
     return cpus;
 }
 

@@ -86,8 +86,8 @@ static void test_signature_and_id(void **state)
     uint8_t signature[4];
     read_bytes(&fixture->fw_cfg, FW_CFG_SIGNATURE, signature, 4);
     assert_memory_equal(signature, "QEMU", 4);
-    /* Traditional interface only: no DMA bit. */
-    assert_int_equal(read_le(&fixture->fw_cfg, FW_CFG_ID, 4), 1);
+    /* The traditional interface and DMA. */
+    assert_int_equal(read_le(&fixture->fw_cfg, FW_CFG_ID, 4), 3);
     /* Selecting again starts from offset 0. */
     select_item(&fixture->fw_cfg, FW_CFG_SIGNATURE);
     assert_int_equal(read_byte(&fixture->fw_cfg), 'Q');
@@ -227,6 +227,195 @@ static void test_odd_sizes_and_writes_ignored(void **state)
     assert_int_equal(read_byte(fw_cfg), 'Q');
 }
 
+/* --- DMA: over real host memory, as the descriptor and its target are
+ * guest RAM. */
+
+#define DMA_MEMORY_SIZE (16u << 20)
+#define DESCRIPTOR 0x3000u
+#define BUFFER 0x5000u
+
+struct dma_fixture {
+    struct guest_memory memory;
+    uint8_t *host;
+    struct fw_cfg fw_cfg;
+};
+
+static int dma_setup(void **state)
+{
+    struct dma_fixture *fixture = calloc(1, sizeof(*fixture));
+    fixture->host = calloc(1, DMA_MEMORY_SIZE);
+    guest_memory_init_over(&fixture->memory, fixture->host, DMA_MEMORY_SIZE);
+    if (fw_cfg_init(&fixture->fw_cfg, &fixture->memory, 2, NULL))
+        return -1;
+    *state = fixture;
+    return 0;
+}
+
+static int dma_teardown(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    fw_cfg_destroy(&fixture->fw_cfg);
+    free(fixture->host);
+    free(fixture);
+    return 0;
+}
+
+static void put_be32(uint8_t *b, uint32_t value)
+{
+    b[0] = (uint8_t)(value >> 24), b[1] = (uint8_t)(value >> 16);
+    b[2] = (uint8_t)(value >> 8), b[3] = (uint8_t)value;
+}
+
+static void write_descriptor(struct dma_fixture *fixture, uint64_t at, uint32_t control,
+                             uint32_t length, uint64_t address)
+{
+    uint8_t *d = fixture->host + at;
+    put_be32(d, control);
+    put_be32(d + 4, length);
+    put_be32(d + 8, (uint32_t)(address >> 32));
+    put_be32(d + 12, (uint32_t)address);
+}
+
+/* The guest's two outl()s of the big-endian halves; the low one runs it. */
+static void dma_kick(struct fw_cfg *fw_cfg, uint64_t descriptor)
+{
+    uint8_t high[4], low[4];
+    put_be32(high, (uint32_t)(descriptor >> 32));
+    put_be32(low, (uint32_t)descriptor);
+    fw_cfg_dma_port_write(fw_cfg, 0, high, 4);
+    fw_cfg_dma_port_write(fw_cfg, 4, low, 4);
+}
+
+static uint32_t control_after(struct dma_fixture *fixture, uint64_t at)
+{
+    return be32(fixture->host + at);
+}
+
+static void test_dma_select_and_read(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    memset(fixture->host + BUFFER, 0xee, 16);
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 8,
+                     BUFFER);
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(control_after(fixture, DESCRIPTOR), 0);
+    /* Four bytes of the item, then zeros past its end; nothing beyond. */
+    assert_memory_equal(fixture->host + BUFFER, "QEMU\0\0\0\0", 8);
+    assert_int_equal(fixture->host[BUFFER + 8], 0xee);
+
+    /* Without select it goes on from the offset the port reads left. */
+    select_item(&fixture->fw_cfg, FW_CFG_NB_CPUS);
+    assert_int_equal(read_byte(&fixture->fw_cfg), 2);
+    write_descriptor(fixture, DESCRIPTOR, FW_CFG_DMA_READ, 1, BUFFER);
+    fixture->host[BUFFER] = 0xee;
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(fixture->host[BUFFER], 0);
+    assert_int_equal(control_after(fixture, DESCRIPTOR), 0);
+}
+
+static void test_dma_skip_then_read(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_SKIP, 2,
+                     0);
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(control_after(fixture, DESCRIPTOR), 0);
+    assert_int_equal(read_byte(&fixture->fw_cfg), 'M');
+    /* A skip past the end stops at it. */
+    write_descriptor(fixture, DESCRIPTOR, FW_CFG_DMA_SKIP, 0xffffffffu, 0);
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(fixture->fw_cfg.offset, 4);
+    assert_int_equal(read_byte(&fixture->fw_cfg), 0);
+}
+
+static void test_dma_errors(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    /* Writes: every item is read-only. */
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_WRITE, 4,
+                     BUFFER);
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(control_after(fixture, DESCRIPTOR), FW_CFG_DMA_ERROR);
+    select_item(&fixture->fw_cfg, FW_CFG_SIGNATURE);
+    assert_int_equal(read_byte(&fixture->fw_cfg), 'Q');
+
+    /* A target outside RAM, one that runs past its end, one that wraps. */
+    static const struct {
+        uint64_t address;
+        uint32_t length;
+    } bad[] = {{DMA_MEMORY_SIZE, 1},
+               {DMA_MEMORY_SIZE - 4, 8},
+               {0xfffffffffffffffcULL, 8},
+               {0xfec00000u, 4},
+               {0, 0xffffffffu}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_descriptor(fixture, DESCRIPTOR,
+                         (uint32_t)FW_CFG_FILE_DIR << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ,
+                         bad[i].length, bad[i].address);
+        dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+        assert_int_equal(control_after(fixture, DESCRIPTOR), FW_CFG_DMA_ERROR);
+    }
+    /* The last bytes of RAM are fine. */
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 4,
+                     DMA_MEMORY_SIZE - 4);
+    dma_kick(&fixture->fw_cfg, DESCRIPTOR);
+    assert_int_equal(control_after(fixture, DESCRIPTOR), 0);
+    assert_memory_equal(fixture->host + DMA_MEMORY_SIZE - 4, "QEMU", 4);
+}
+
+static void test_dma_descriptor_outside_ram(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    /* Nowhere to report: nothing happens, nothing is written. */
+    select_item(&fixture->fw_cfg, FW_CFG_SIGNATURE);
+    uint8_t before[32];
+    memcpy(before, fixture->host + DMA_MEMORY_SIZE - 32, 32);
+    dma_kick(&fixture->fw_cfg, DMA_MEMORY_SIZE - 8); /* descriptor straddles the end */
+    dma_kick(&fixture->fw_cfg, DMA_MEMORY_SIZE);
+    dma_kick(&fixture->fw_cfg, 0xfffffffffffffff8ULL);
+    dma_kick(&fixture->fw_cfg, 0x100000000ULL); /* the high half counts */
+    assert_memory_equal(fixture->host + DMA_MEMORY_SIZE - 32, before, 32);
+    assert_int_equal(read_byte(&fixture->fw_cfg), 'Q');
+}
+
+static void test_dma_register(void **state)
+{
+    struct dma_fixture *fixture = *state;
+    /* Reading it gives "QEMU CFG" in big-endian order, at any width. */
+    uint8_t bytes[8];
+    fw_cfg_dma_port_read(&fixture->fw_cfg, 0, bytes, 4);
+    fw_cfg_dma_port_read(&fixture->fw_cfg, 4, bytes + 4, 4);
+    assert_memory_equal(bytes, "QEMU CFG", 8);
+    fw_cfg_dma_port_read(&fixture->fw_cfg, 5, bytes, 2);
+    assert_memory_equal(bytes, "CF", 2);
+    /* The high half is cleared by an operation. */
+    uint8_t high[4];
+    put_be32(high, 1);
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 0, high, 4);
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 4,
+                     BUFFER);
+    uint8_t low[4];
+    put_be32(low, DESCRIPTOR);
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 4, low, 4); /* 0x1_00003000: not RAM */
+    assert_int_equal(control_after(fixture, DESCRIPTOR), FW_CFG_DMA_SELECT | FW_CFG_DMA_READ);
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 4, low, 4); /* high half 0 again */
+    assert_int_equal(control_after(fixture, DESCRIPTOR), 0);
+    /* Other widths and offsets do nothing. */
+    write_descriptor(fixture, DESCRIPTOR,
+                     (uint32_t)FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 4,
+                     BUFFER);
+    uint8_t one = 0;
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 4, low, 2);
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 7, &one, 1);
+    fw_cfg_dma_port_write(&fixture->fw_cfg, 2, low, 4);
+    assert_int_not_equal(control_after(fixture, DESCRIPTOR), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +427,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_past_the_end_are_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_selectors_read_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_sizes_and_writes_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_select_and_read, dma_setup, dma_teardown),
+        cmocka_unit_test_setup_teardown(test_dma_skip_then_read, dma_setup, dma_teardown),
+        cmocka_unit_test_setup_teardown(test_dma_errors, dma_setup, dma_teardown),
+        cmocka_unit_test_setup_teardown(test_dma_descriptor_outside_ram, dma_setup,
+                                        dma_teardown),
+        cmocka_unit_test_setup_teardown(test_dma_register, dma_setup, dma_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
