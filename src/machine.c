@@ -28,6 +28,12 @@ static void machine_set_rtc_irq(void *opaque, int level)
     vm_set_irq_line(&machine->vm, RTC_IRQ, level);
 }
 
+static void machine_set_test_irq(void *opaque, unsigned line, int level)
+{
+    struct machine *machine = opaque;
+    vm_set_irq_line(&machine->vm, line, level);
+}
+
 static void machine_stop(void *opaque, int exit_status)
 {
     struct machine *machine = opaque;
@@ -123,6 +129,63 @@ static const struct bus_ops rtc_ops = {rtc_port_read, rtc_port_write};
 static const struct bus_ops acpi_power_ops = {power_acpi_read, power_acpi_write};
 static const struct bus_ops i8042_data_ops = {power_i8042_read, NULL};
 static const struct bus_ops i8042_command_ops = {power_i8042_read, power_i8042_command_write};
+static const struct bus_ops fw_cfg_ops = {fw_cfg_port_read, fw_cfg_port_write};
+static const struct bus_ops fw_cfg_dma_ops = {fw_cfg_dma_port_read, fw_cfg_dma_port_write};
+static const struct bus_ops debug_exit_ops = {NULL, debug_exit_port_write};
+static const struct bus_ops test_scratch_ops = {test_devices_scratch_read,
+                                                test_devices_scratch_write};
+static const struct bus_ops test_flush_ops = {NULL, test_devices_flush_write};
+static const struct bus_ops test_irq_ops = {NULL, test_devices_irq_write};
+static const struct bus_ops test_mmio_ops = {test_devices_mmio_read, test_devices_mmio_write};
+
+_Static_assert(LAYOUT_TEST_DEVICES_MMIO >= LAYOUT_LOCAL_APIC_ADDRESS + 0x100000 &&
+                   LAYOUT_TEST_DEVICES_MMIO + TEST_DEVICES_MMIO_SIZE <= LAYOUT_KVM_IDENTITY_MAP,
+               "the test devices' MMIO lies clear of the APICs and KVM's pages");
+_Static_assert(LAYOUT_TEST_DEVICES_MMIO >= LAYOUT_PCI_MMIO_END, "and of the PCI window");
+
+/* QEMU's PC always has fw_cfg, and test kernels read it unasked (the CPU
+ * count, the RAM size), so it is always there: read-only, on ports that
+ * nothing else claims; its DMA touches guest memory only through the
+ * checked translation.  The debug-exit port and
+ * pc-testdev change what a guest can do to the VMM (end it, raise any
+ * interrupt line), so they are there only when asked for. */
+static int machine_create_test_support(struct machine *machine,
+                                       const struct machine_config *config, struct error *error)
+{
+    struct bus *pio = &machine->vm.pio_bus;
+    if (fw_cfg_init(&machine->fw_cfg, &machine->vm.memory, config->cpu_count, error) ||
+        bus_register(pio, FW_CFG_PORT, FW_CFG_PORT_COUNT, &fw_cfg_ops, &machine->fw_cfg, error) ||
+        bus_register(pio, FW_CFG_DMA_PORT, FW_CFG_DMA_PORT_COUNT, &fw_cfg_dma_ops,
+                     &machine->fw_cfg, error))
+        return -1;
+    if (config->test_devices) {
+        test_devices_init(&machine->test_devices, &machine->vm.memory, machine_set_test_irq,
+                          machine);
+        machine->has_test_devices = true;
+        struct test_devices *devices = &machine->test_devices;
+        if (bus_register(pio, TEST_DEVICES_SCRATCH_PORT, TEST_DEVICES_PORT_WIDTH,
+                         &test_scratch_ops, devices, error) ||
+            bus_register(pio, TEST_DEVICES_FLUSH_PORT, TEST_DEVICES_PORT_WIDTH, &test_flush_ops,
+                         devices, error) ||
+            bus_register(pio, TEST_DEVICES_SCRATCH_BYTE_PORT, TEST_DEVICES_PORT_WIDTH,
+                         &test_scratch_ops, devices, error) ||
+            bus_register(pio, TEST_DEVICES_IRQ_PORT, TEST_DEVICES_IRQ_LINES, &test_irq_ops,
+                         devices, error) ||
+            bus_register(&machine->vm.mmio_bus, LAYOUT_TEST_DEVICES_MMIO, TEST_DEVICES_MMIO_SIZE,
+                         &test_mmio_ops, devices, error))
+            return -1;
+    }
+    if (config->debug_exit) {
+        machine->debug_exit = (struct debug_exit){machine_stop, machine};
+        struct error detail;
+        if (bus_register(pio, config->debug_exit_port, DEBUG_EXIT_PORT_COUNT, &debug_exit_ops,
+                         &machine->debug_exit, &detail))
+            return error_set(error, "--debug-exit: ports 0x%x-0x%x: %s", config->debug_exit_port,
+                             config->debug_exit_port + DEBUG_EXIT_PORT_COUNT - 1,
+                             detail.message);
+    }
+    return 0;
+}
 
 /* The virtio devices on PCI: entropy always, then the disks in order. */
 static int machine_create_virtio(struct machine *machine, const struct machine_config *config,
@@ -251,7 +314,10 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
         bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, &machine->power, error) ||
         bus_register(pio, I8042_COMMAND_PORT, 1, &i8042_command_ops, &machine->power, error))
         return -1;
-    if (machine_create_virtio(machine, config, error))
+    /* After the PCI host bridge: a --debug-exit port that collides with
+     * any device is named as the option's fault. */
+    if (machine_create_virtio(machine, config, error) ||
+        machine_create_test_support(machine, config, error))
         return -1;
 
     uint8_t *acpi_area = guest_memory_ptr(&machine->vm.memory, LAYOUT_ACPI_START,
@@ -392,6 +458,9 @@ void machine_destroy(struct machine *machine)
     }
     if (machine->eventfds.routing)
         eventfds_destroy(&machine->eventfds);
+    if (machine->has_test_devices)
+        test_devices_destroy(&machine->test_devices);
+    fw_cfg_destroy(&machine->fw_cfg);
     event_loop_destroy(&machine->loop);
     if (machine->rtc.clock) /* initialised */
         rtc_destroy(&machine->rtc);

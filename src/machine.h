@@ -4,10 +4,13 @@
 #define GUEST_MACHINE_H
 
 #include "console.h"
+#include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "devices/pci.h"
 #include "devices/power.h"
 #include "devices/pvpanic.h"
 #include "devices/rtc.h"
+#include "devices/test_devices.h"
 #include "devices/uart.h"
 #include "event_loop.h"
 #include "eventfds.h"
@@ -38,6 +41,9 @@ struct machine_config {
     struct display *display;
     uint32_t display_width, display_height;
     const char *screenshot_path; /* written on SIGUSR1 too */
+    bool debug_exit; /* isa-debug-exit at debug_exit_port */
+    uint16_t debug_exit_port;
+    bool test_devices; /* pc-testdev */
 };
 
 struct machine {
@@ -46,6 +52,10 @@ struct machine {
     struct uart uart;
     struct rtc rtc;
     struct power power;
+    struct fw_cfg fw_cfg;
+    struct debug_exit debug_exit;
+    bool has_test_devices;
+    struct test_devices test_devices;
     struct console console;
     uint64_t rsdp_address;
     struct pci_bus pci;

@@ -210,6 +210,9 @@ int main(int argc, char **argv)
         .display_width = options.display_width,
         .display_height = options.display_height,
         .screenshot_path = options.screenshot_path,
+        .debug_exit = options.debug_exit,
+        .debug_exit_port = options.debug_exit_port,
+        .test_devices = options.test_devices,
     };
     if (machine_create(&machine, kvm_fd, &machine_config, &error))
         return fail(error.message);

@@ -15,7 +15,9 @@ enum {
     OPTION_CONSOLE,
     OPTION_DISPLAY,
     OPTION_DISPLAY_SIZE,
-    OPTION_SCREENSHOT
+    OPTION_SCREENSHOT,
+    OPTION_DEBUG_EXIT,
+    OPTION_TEST_DEVICES
 };
 
 static const struct option long_options[] = {
@@ -25,7 +27,9 @@ static const struct option long_options[] = {
     {"version", no_argument, NULL, OPTION_VERSION}, {"graphics", no_argument, NULL, 'g'},
     {"display", required_argument, NULL, OPTION_DISPLAY},
     {"display-size", required_argument, NULL, OPTION_DISPLAY_SIZE},
-    {"screenshot", required_argument, NULL, OPTION_SCREENSHOT}, {NULL, 0, NULL, 0},
+    {"screenshot", required_argument, NULL, OPTION_SCREENSHOT},
+    {"debug-exit", optional_argument, NULL, OPTION_DEBUG_EXIT},
+    {"test-devices", no_argument, NULL, OPTION_TEST_DEVICES}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -129,6 +133,20 @@ static int options_parse_display_size(const char *text, uint32_t *width, uint32_
     return 0;
 }
 
+/* An I/O port number, decimal or 0x hex, low enough for four ports. */
+static int options_parse_port(const char *text, uint16_t *port)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long value = strtoul(text, &end, 0);
+    if (errno || *end || value > OPTIONS_MAX_DEBUG_EXIT_PORT)
+        return -1;
+    *port = (uint16_t)value;
+    return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *options, struct error *error)
 {
     memset(options, 0, sizeof(*options));
@@ -138,6 +156,7 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     options->display_spec = "sdl";
     options->display_width = OPTIONS_DEFAULT_DISPLAY_WIDTH;
     options->display_height = OPTIONS_DEFAULT_DISPLAY_HEIGHT;
+    options->debug_exit_port = OPTIONS_DEFAULT_DEBUG_EXIT_PORT;
     bool pages_given = false, display_size_given = false;
 
     opterr = 0;
@@ -224,6 +243,19 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return error_set(error, "--screenshot: needs a file name");
             options->screenshot_path = optarg;
             break;
+        case OPTION_DEBUG_EXIT:
+            if (optarg && options_parse_port(optarg, &options->debug_exit_port))
+                return error_set(error, "--debug-exit=%s: not an I/O port (0 to 0x%x, e.g. "
+                                        "0xf4)",
+                                 optarg, OPTIONS_MAX_DEBUG_EXIT_PORT);
+            options->debug_exit = true;
+            break;
+        case OPTION_TEST_DEVICES:
+            /* The test suites that use pc-testdev end through isa-debug-exit
+             * at 0xf4; an explicit --debug-exit=PORT keeps its port. */
+            options->test_devices = true;
+            options->debug_exit = true;
+            break;
         case 'h':
             options->show_help = true;
             return 0;
@@ -288,6 +320,12 @@ void options_print_help(const char *program)
            "      --display-size WxH  the screen the guest is offered (default 1024x768)\n"
            "      --screenshot FILE   with -g: a PNG of the display at exit, and whenever\n"
            "                      the VMM gets SIGUSR1\n"
+           "      --debug-exit[=PORT]\n"
+           "                      a guest's write of V to PORT (default 0xf4) ends the VMM with\n"
+           "                      exit status (V << 1) | 1, low 8 bits (QEMU's isa-debug-exit)\n"
+           "      --test-devices  QEMU's pc-testdev for kernel test suites: scratch ports\n"
+           "                      0xe0-0xeb, page flush at 0xe4, IRQ lines at 0x2000-0x2017,\n"
+           "                      64 KiB of scratch MMIO at 0xff000000; implies --debug-exit\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"
@@ -295,6 +333,6 @@ void options_print_help(const char *program)
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
            "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 128+N ended by\n"
-           "signal N.\n",
+           "signal N; with --debug-exit, (V << 1) | 1 when the guest wrote V to its port.\n",
            program);
 }

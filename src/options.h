@@ -18,6 +18,8 @@
 #define OPTIONS_DEFAULT_DISPLAY_WIDTH 1024
 #define OPTIONS_DEFAULT_DISPLAY_HEIGHT 768
 #define OPTIONS_MAX_DISPLAY_SIDE 8192
+#define OPTIONS_DEFAULT_DEBUG_EXIT_PORT 0xf4
+#define OPTIONS_MAX_DEBUG_EXIT_PORT 0xfffc /* four ports, all below 0x10000 */
 
 struct disk_option {
     char path[OPTIONS_MAX_PATH];
@@ -45,6 +47,13 @@ struct options {
     const char *display_spec;
     uint32_t display_width, display_height; /* --display-size, default 1024x768 */
     const char *screenshot_path;            /* --screenshot FILE.png */
+    /* --debug-exit[=PORT]: a guest's write of V to PORT (default 0xf4) ends
+     * the VMM with status (V << 1) | 1; --test-devices implies it at 0xf4. */
+    bool debug_exit;
+    uint16_t debug_exit_port;
+    /* --test-devices: QEMU's pc-testdev (scratch ports, page flush, IRQ
+     * lines, scratch MMIO) for kernel test suites. */
+    bool test_devices;
     bool show_help;
     bool show_version;
 };

@@ -87,6 +87,23 @@ bool multiboot_has_header(const uint8_t *image, size_t size)
     return multiboot_find_header(image, size, &header, &offset);
 }
 
+/* What a multiboot kernel may not load over: only what the guest really
+ * uses.  It is entered in 32-bit mode with paging off, so the 64-bit boot
+ * page tables (0x9000-0xefff) are free to overwrite, and so is the boot GDT
+ * (the specification tells the kernel not to rely on it).  The command line
+ * (LAYOUT_CMDLINE, as long as it is) is checked at load time, when its
+ * length is known; the module goes above the kernel and 1 MiB. */
+static const struct {
+    uint64_t start, end;
+    const char *what;
+} reserved[] = {
+    {LAYOUT_MULTIBOOT_INFO, LAYOUT_MULTIBOOT_LOADER_NAME + sizeof(LOADER_NAME),
+     "the multiboot_info, module list, memory map and loader name that guest writes"},
+    {LAYOUT_EBDA_START, LAYOUT_HIGH_MEMORY_START,
+     "the EBDA, the legacy video hole and the BIOS area with the ACPI tables"},
+    {LAYOUT_LOW_RAM_LIMIT, FOUR_GIB, "the hole below 4 GiB (PCI, IOAPIC, local APICs)"},
+};
+
 static int add_segment(struct multiboot_info_parsed *info, uint64_t file_offset,
                        uint64_t file_size, uint64_t physical_address, uint64_t memory_size,
                        size_t image_size, struct error *error)
@@ -100,13 +117,16 @@ static int add_segment(struct multiboot_info_parsed *info, uint64_t file_offset,
         return error_set(error, "a segment's bytes (offset %llu, %llu bytes) run past the end "
                                 "of the file",
                          (unsigned long long)file_offset, (unsigned long long)file_size);
-    if (physical_address < LAYOUT_HIGH_MEMORY_START)
-        return error_set(error, "a segment loads at 0x%llx, below 1 MiB, where the boot tables "
-                                "live",
-                         (unsigned long long)physical_address);
     if (physical_address >= FOUR_GIB || memory_size > FOUR_GIB - physical_address)
         return error_set(error, "a segment at 0x%llx (%llu bytes) reaches past 4 GiB",
                          (unsigned long long)physical_address, (unsigned long long)memory_size);
+    uint64_t end = physical_address + memory_size;
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (physical_address < reserved[i].end && reserved[i].start < end)
+            return error_set(error, "a segment at 0x%llx-0x%llx overlaps %s (0x%llx-0x%llx)",
+                             (unsigned long long)physical_address, (unsigned long long)end,
+                             reserved[i].what, (unsigned long long)reserved[i].start,
+                             (unsigned long long)reserved[i].end);
     info->segments[info->segment_count++] = (struct multiboot_segment){
         file_offset, file_size, physical_address, memory_size};
     if (info->segment_count == 1 || physical_address < info->image_start)
@@ -322,6 +342,18 @@ int multiboot_load(const struct multiboot_info_parsed *info, const struct boot_c
     size_t needed = kernel_length + 1 + user_length + 1 + module_length + 1;
     if (needed > LAYOUT_CMDLINE_MAX)
         return error_set(error, "command line of %zu bytes is too long", needed);
+    /* A kernel linked low may reach the command line's page. */
+    for (int i = 0; i < info->segment_count; i++) {
+        const struct multiboot_segment *segment = &info->segments[i];
+        if (segment->physical_address < LAYOUT_CMDLINE + needed &&
+            LAYOUT_CMDLINE < segment->physical_address + segment->memory_size)
+            return error_set(error, "%s: a segment at 0x%llx-0x%llx overlaps the command line "
+                                    "guest writes at 0x%x-0x%llx",
+                             kernel_path, (unsigned long long)segment->physical_address,
+                             (unsigned long long)(segment->physical_address +
+                                                  segment->memory_size),
+                             LAYOUT_CMDLINE, (unsigned long long)(LAYOUT_CMDLINE + needed));
+    }
     char *cmdline = guest_memory_ptr(memory, LAYOUT_CMDLINE, needed);
     if (!cmdline)
         return error_set(error, "no guest memory for the command line");
@@ -338,7 +370,11 @@ int multiboot_load(const struct multiboot_info_parsed *info, const struct boot_c
 
     if (config->initrd.data) {
         uint64_t module_address;
-        if (boot_place_initrd(memory, info->image_end, LAYOUT_LOW_RAM_LIMIT, config->initrd.size,
+        /* Above the kernel, and above 1 MiB for a kernel linked low: the
+         * areas below are the loader's and the BIOS's. */
+        uint64_t lowest = info->image_end > LAYOUT_HIGH_MEMORY_START ? info->image_end
+                                                                     : LAYOUT_HIGH_MEMORY_START;
+        if (boot_place_initrd(memory, lowest, LAYOUT_LOW_RAM_LIMIT, config->initrd.size,
                               config->initrd.path, &module_address, error) ||
             boot_copy_file_to_guest(memory, module_address, &config->initrd, 0,
                                     config->initrd.size, error))

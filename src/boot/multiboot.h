@@ -52,8 +52,10 @@ struct multiboot_info_parsed {
  * first 8 KiB, 4-byte aligned. */
 bool multiboot_has_header(const uint8_t *image, size_t size);
 
-/* Checks the header and how the image is to be loaded; every address must
- * lie in [1 MiB, 4 GiB) and every range inside the file. */
+/* Checks the header and how the image is to be loaded: every range inside
+ * the file, every address below 4 GiB and clear of what the guest uses
+ * (the multiboot_info page at 0x7000, the EBDA and BIOS area from 0x9fc00
+ * to 1 MiB, the hole below 4 GiB); a kernel may load below 1 MiB. */
 int multiboot_parse(const uint8_t *image, size_t size, struct multiboot_info_parsed *info,
                     struct error *error);
 

@@ -65,6 +65,10 @@
 #define LAYOUT_IOAPIC_ADDRESS 0xfec00000U
 #define LAYOUT_LOCAL_APIC_ADDRESS 0xfee00000U
 
+/* --test-devices: pc-testdev's 64 KiB of scratch MMIO, where QEMU puts it:
+ * above the IOAPIC and the local APICs, below KVM's pages. */
+#define LAYOUT_TEST_DEVICES_MMIO 0xff000000U
+
 /* KVM on Intel needs three pages for real-mode emulation support. */
 #define LAYOUT_KVM_TSS 0xfffbd000ULL
 #define LAYOUT_KVM_IDENTITY_MAP 0xfffbc000ULL

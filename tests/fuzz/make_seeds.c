@@ -933,6 +933,63 @@ static int write_pvpanic_seeds(void)
     return failed;
 }
 
+static int write_fw_cfg_seeds(void)
+{
+    /* 256 MiB, 2 CPUs; then: select (op 0x04: 2 bytes), read N bytes (op
+     * 0x01), as a driver reads the signature, the CPU count and the
+     * directory; then the wrong widths. */
+    static const uint8_t driver[] = {
+        15, 1,
+        0x04, 0x00, 0x00, 0x01, 3,    /* signature */
+        0x04, 0x05, 0x00, 0x01, 1,    /* CPU count */
+        0x04, 0x03, 0x00, 0x01, 7,    /* RAM size */
+        0x04, 0x19, 0x00, 0x01, 200,  /* directory */
+        0x04, 0x21, 0x00, 0x01, 255,  /* etc/e820, past its end */
+        0x00, 0x05, 0x01, 0,          /* 1-byte selector write */
+        0x12, 9, 0x0a, 0x0b, 0x0c,    /* data write, 4 bytes */
+        0x06, 0, 0,                   /* 2-byte data read */
+        0x03, 0,                      /* selector read */
+        0x04, 0x00, 0x40, 0x01, 3,    /* write channel bit */
+        0x04, 0x03, 0x80, 0x01, 3,    /* arch-local */
+        /* DMA (op 0x2a): descriptor address, then control, length, target.
+         * Select the directory and read 100 bytes to 0x2000; skip 4; read
+         * to a target past RAM; a write. */
+        0x2a, 0x00, 0x00, 0x10, 0x00, 0x00, 0x19, 0x00, 0x0a, 0, 0, 0, 100,
+        0, 0, 0, 0, 0, 0, 0x20, 0x00,
+        0x2a, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x04, 0, 0, 0, 4,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0x2a, 0x00, 0x00, 0x10, 0x40, 0x00, 0x03, 0x00, 0x0a, 0, 0, 0, 8,
+        0, 0, 0, 0, 0xff, 0xff, 0xf0, 0x00,
+        0x2a, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x18, 0, 0, 0, 4,
+        0, 0, 0, 0, 0, 0, 0x20, 0x00,
+    };
+    return write_seed("fw_cfg", "driver", driver, sizeof(driver));
+}
+
+static int write_test_devices_seeds(void)
+{
+    /* op (low 3 bits: 0 scratch write, 1 scratch read, 2 IRQ line, 3 flush,
+     * 4/5 MMIO write, 6/7 MMIO read; bits 3-4 the width), 16-bit offset,
+     * then the value. */
+    static const uint8_t unit_test[] = {
+        0x10, 0, 0, 0x78, 0x56, 0x34, 0x12, /* outl 0xe0 */
+        0x11, 0, 0,                         /* inl */
+        0x01, 1, 0,                         /* inb 0xe1 */
+        0x08, 2, 0, 0xcd, 0xab,             /* outw 0xe2 */
+        0x09, 3, 0,                         /* inw 0xe3: crosses */
+        0x02, 10, 0, 1,                     /* IRQ 10 high */
+        0x02, 10, 0, 0,                     /* low */
+        0x0a, 4, 0, 1, 0,                   /* 2-byte IRQ write */
+        0x13, 0, 0, 0x00, 0x30, 0x00, 0x00, /* flush 0x3000 */
+        0x13, 0, 0, 0x00, 0xf0, 0xff, 0xff, /* flush outside RAM */
+        0x1c, 0x00, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, /* MMIO write 8 at 0x100 */
+        0x16, 0x04, 0x01,                   /* MMIO read 4 at 0x104 */
+        0x04, 0xff, 0xff, 0x42,             /* last byte */
+        0x1e, 0xfc, 0xff,                   /* read 8 crossing the end */
+    };
+    return write_seed("test_devices", "unit-test", unit_test, sizeof(unit_test));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -947,6 +1004,7 @@ int main(int argc, char **argv)
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_rtc_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
-                 write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds();
+                 write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
+                 write_fw_cfg_seeds() | write_test_devices_seeds();
     return failed ? 1 : 0;
 }

@@ -33,6 +33,18 @@ static inline void outl(uint16_t port, uint32_t value)
     __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
 }
 
+static inline void outw(uint16_t port, uint16_t value)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t value;
+    __asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
 static inline uint32_t inl(uint16_t port)
 {
     uint32_t value;
@@ -94,6 +106,8 @@ void probe_printf(const char *format, ...) __attribute__((format(printf, 1, 2)))
 bool check(bool passed, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* A failed check with its own text: "probe: FAIL: TEXT". */
 void fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* How many checks have failed so far. */
+unsigned probe_failures(void);
 /* "probe: PASS" and power off, or "probe: FAILED N checks" and reset. */
 __attribute__((noreturn)) void probe_finish(void);
 /* At most max_length bytes of text (up to a NUL), with anything but

@@ -167,6 +167,11 @@ const char *printable(const char *text, size_t max_length)
     return buffer;
 }
 
+unsigned probe_failures(void)
+{
+    return failures;
+}
+
 void probe_finish(void)
 {
     if (failures == 0) {

@@ -166,11 +166,18 @@ static void test_aout_fields(void **state)
     make_aout(0, 0, 0, LOAD_ADDRESS + 0x100);
     put32(HEADER_OFFSET + 12, LOAD_ADDRESS + 0x1000);
     expect_rejected(sizeof(image), "before the start of the file");
-    /* Below 1 MiB, and past 4 GiB. */
-    make_aout(0, 0, 0, 0x1000);
+    /* Below 1 MiB is allowed where the guest has nothing; past 4 GiB never. */
+    make_aout(0, 0, 0, 0x1100);
     put32(HEADER_OFFSET + 12, 0x1000 + HEADER_OFFSET);
     put32(HEADER_OFFSET + 16, 0x1000);
-    expect_rejected(sizeof(image), "below 1 MiB");
+    struct multiboot_info_parsed low;
+    assert_int_equal(multiboot_parse(image, sizeof(image), &low, &error), 0);
+    assert_int_equal(low.image_start, 0x1000);
+    assert_int_equal(low.image_end, 0x1000 + sizeof(image));
+    make_aout(0, 0, 0, 0x7100);
+    put32(HEADER_OFFSET + 12, 0x7000 + HEADER_OFFSET);
+    put32(HEADER_OFFSET + 16, 0x7000);
+    expect_rejected(sizeof(image), "overlaps the multiboot_info");
     make_aout(0, 0, 0xffffff00u, LOAD_ADDRESS + 0x100);
     put32(HEADER_OFFSET + 12, 0xfffff000u + HEADER_OFFSET);
     put32(HEADER_OFFSET + 16, 0xfffff000u);
@@ -228,6 +235,97 @@ static void test_elf(void **state)
     make_elf32(LOAD_ADDRESS, LOAD_ADDRESS, LOAD_ADDRESS);
     image[0] = 'X';
     expect_rejected(sizeof(image), "not ELF");
+}
+
+/* One ELF segment of `bytes` at paddr: accepted or refused, at the edges of
+ * each area the guest uses. */
+static int parse_segment_at(uint32_t paddr, uint32_t bytes, struct error *error)
+{
+    make_elf32(paddr, paddr, paddr);
+    Elf32_Phdr *program = (Elf32_Phdr *)(image + sizeof(Elf32_Ehdr));
+    program->p_memsz = bytes;
+    program->p_filesz = bytes < 0x1000 ? bytes : 0x1000;
+    struct multiboot_info_parsed info;
+    memset(error, 0, sizeof(*error));
+    return multiboot_parse(image, sizeof(image), &info, error);
+}
+
+static void test_below_1mib_boundaries(void **state)
+{
+    (void)state;
+    struct error error;
+    /* Up to the multiboot_info page, and from just past the loader name. */
+    assert_int_equal(parse_segment_at(0x1000, 0x6000, &error), 0);
+    assert_int_equal(parse_segment_at(0x1000, 0x6001, &error), -1);
+    assert_error_mentions(&error, "overlaps the multiboot_info");
+    assert_error_mentions(&error, "0x7000-0x7406");
+    assert_int_equal(parse_segment_at(0x7405, 0x1000, &error), -1);
+    assert_int_equal(parse_segment_at(0x7406, 0x1000, &error), 0);
+    /* The 64-bit page tables' pages are free for a 32-bit kernel. */
+    assert_int_equal(parse_segment_at(0x8000, 0x8000, &error), 0);
+    /* Up to the EBDA; nothing in the legacy hole or the BIOS area. */
+    assert_int_equal(parse_segment_at(0x9fc00 - 0x3000, 0x3000, &error), 0);
+    assert_int_equal(parse_segment_at(0x9fc00 - 0x3000, 0x3001, &error), -1);
+    assert_error_mentions(&error, "the EBDA");
+    assert_int_equal(parse_segment_at(0xb8000, 0x1000, &error), -1);
+    assert_int_equal(parse_segment_at(0xfffff, 0x1000, &error), -1);
+    assert_int_equal(parse_segment_at(0x100000, 0x1000, &error), 0);
+    /* A segment that spans the whole reserved area. */
+    assert_int_equal(parse_segment_at(0x50000, 0x100000, &error), -1);
+    /* The hole below 4 GiB. */
+    assert_int_equal(parse_segment_at(0xc0000000u - 0x3000, 0x3000, &error), 0);
+    assert_int_equal(parse_segment_at(0xc0000000u - 0x3000, 0x3001, &error), -1);
+    assert_error_mentions(&error, "hole below 4 GiB");
+    assert_int_equal(parse_segment_at(0xfee00000u, 0x1000, &error), -1);
+}
+
+/* A kernel linked at 0x8000 loads there; the module still goes above
+ * 1 MiB, and a segment over the command line is refused at load. */
+static void test_load_below_1mib(void **state)
+{
+    (void)state;
+    struct guest_memory memory;
+    uint8_t *host = calloc(1, MEMORY_SIZE);
+    assert_non_null(host);
+    guest_memory_init_over(&memory, host, MEMORY_SIZE);
+    static uint8_t module[100];
+    struct boot_config config = {
+        .kernel = {"low.elf", image, sizeof(image)},
+        .initrd = {"m", module, sizeof(module)},
+    };
+    struct multiboot_info_parsed info;
+    struct boot_entry entry;
+    struct error error = {{0}};
+
+    make_elf32(0x8000, 0x8000, 0x8020);
+    assert_int_equal(multiboot_parse(image, sizeof(image), &info, &error), 0);
+    if (multiboot_load(&info, &config, &memory, &entry, &error))
+        fail_msg("load failed: %s", error.message);
+    assert_memory_equal(host + 0x8000, image + 0x1000, 0x1000);
+    assert_int_equal(entry.instruction_pointer, 0x8020);
+    uint32_t mod[2];
+    memcpy(mod, host + MODULES_ADDRESS, sizeof(mod));
+    assert_true(mod[0] >= 0x100000);
+
+    /* The loader keeps 0x20000-0x2000b for the command line: "low.elf",
+     * room for " " and -c, and the module's string "m". */
+    make_elf32(0x1f000, 0x1f000, 0x1f000);
+    assert_int_equal(multiboot_parse(image, sizeof(image), &info, &error), 0);
+    assert_int_equal(multiboot_load(&info, &config, &memory, &entry, &error), -1);
+    assert_error_mentions(&error, "overlaps the command line");
+    make_elf32(0x2000b, 0x2000b, 0x2000b);
+    assert_int_equal(multiboot_parse(image, sizeof(image), &info, &error), 0);
+    assert_int_equal(multiboot_load(&info, &config, &memory, &entry, &error), 0);
+    make_elf32(0x2000a, 0x2000a, 0x2000a);
+    assert_int_equal(multiboot_parse(image, sizeof(image), &info, &error), 0);
+    assert_int_equal(multiboot_load(&info, &config, &memory, &entry, &error), -1);
+    /* A longer command line reaches further. */
+    config.user_cmdline = "a longer command line";
+    make_elf32(0x2000b, 0x2000b, 0x2000b);
+    assert_int_equal(multiboot_parse(image, sizeof(image), &info, &error), 0);
+    assert_int_equal(multiboot_load(&info, &config, &memory, &entry, &error), -1);
+    assert_error_mentions(&error, "overlaps the command line");
+    free(host);
 }
 
 struct __attribute__((packed)) mbi {
@@ -333,7 +431,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_search), cmocka_unit_test(test_requirements),
         cmocka_unit_test(test_aout_fields),   cmocka_unit_test(test_elf),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_load),          cmocka_unit_test(test_below_1mib_boundaries),
+        cmocka_unit_test(test_load_below_1mib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -432,6 +432,49 @@ static void test_graphics_options(void **state)
     assert_error_mentions(&error, "needs a display");
 }
 
+static void test_debug_exit_and_test_devices(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "k"), 0);
+    assert_false(options.debug_exit);
+    assert_false(options.test_devices);
+    assert_int_equal(PARSE(&options, &error, "--debug-exit", "k"), 0);
+    assert_true(options.debug_exit);
+    assert_int_equal(options.debug_exit_port, 0xf4);
+    assert_false(options.test_devices);
+    assert_int_equal(PARSE(&options, &error, "--debug-exit=0x501", "k"), 0);
+    assert_int_equal(options.debug_exit_port, 0x501);
+    assert_int_equal(PARSE(&options, &error, "--debug-exit=80", "k"), 0);
+    assert_int_equal(options.debug_exit_port, 80);
+    assert_int_equal(PARSE(&options, &error, "--debug-exit=0xfffc", "k"), 0);
+    assert_int_equal(options.debug_exit_port, 0xfffc);
+    /* --test-devices implies the exit port at 0xf4, unless one was given. */
+    assert_int_equal(PARSE(&options, &error, "--test-devices", "k"), 0);
+    assert_true(options.test_devices);
+    assert_true(options.debug_exit);
+    assert_int_equal(options.debug_exit_port, 0xf4);
+    assert_int_equal(PARSE(&options, &error, "--debug-exit=0x501", "--test-devices", "k"), 0);
+    assert_int_equal(options.debug_exit_port, 0x501);
+    assert_int_equal(PARSE(&options, &error, "--test-devices", "--debug-exit=0x501", "k"), 0);
+    assert_int_equal(options.debug_exit_port, 0x501);
+    assert_true(options.test_devices);
+
+    static const char *const bad[] = {"--debug-exit=", "--debug-exit=0xfffd",
+                                      "--debug-exit=0x10000", "--debug-exit=-1",
+                                      "--debug-exit=port", "--debug-exit=0xf4x",
+                                      "--debug-exit= 244", "--debug-exit=99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (PARSE(&options, &error, bad[i], "k") != -1)
+            fail_msg("%s accepted as port 0x%x", bad[i], options.debug_exit_port);
+        assert_error_mentions(&error, "--debug-exit=");
+        assert_error_mentions(&error, "not an I/O port");
+    }
+    assert_int_equal(PARSE(&options, &error, "--test-devices=1", "k"), -1);
+    assert_error_mentions(&error, "--test-devices");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_balloon_options),
         cmocka_unit_test(test_console_option),
         cmocka_unit_test(test_graphics_options),
+        cmocka_unit_test(test_debug_exit_and_test_devices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
