@@ -332,7 +332,8 @@ void options_print_help(const char *program)
            "On a terminal, Ctrl-A x quits, Ctrl-A h shows the keys, Ctrl-A Ctrl-A sends Ctrl-A.\n"
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
-           "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 128+N ended by\n"
-           "signal N; with --debug-exit, (V << 1) | 1 when the guest wrote V to its port.\n",
+           "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 6 the guest\n"
+           "kernel panicked (pvpanic); 128+N ended by signal N; with --debug-exit,\n"
+           "(V << 1) | 1 when the guest wrote V to its port.\n",
            program);
 }
