@@ -330,6 +330,7 @@ void options_print_help(const char *program)
            "      --version       show the version\n"
            "\n"
            "On a terminal, Ctrl-A x quits, Ctrl-A h shows the keys, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+           "SIGQUIT ends the VM after saying on stderr where each vCPU was (a hung guest).\n"
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
            "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 6 the guest\n"

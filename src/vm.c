@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exit_status.h"
@@ -252,11 +253,38 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
         bus_read(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, length);
 }
 
+static uint64_t vcpu_now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Relaxed stores: the report only needs each value, not an order. */
+static void vcpu_set_place(struct vcpu *vcpu, enum vcpu_place place)
+{
+    atomic_store_explicit(&vcpu->place_since_ns, vcpu_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&vcpu->place, place, memory_order_relaxed);
+}
+
+static void vcpu_note_exit(struct vcpu *vcpu)
+{
+    const struct kvm_run *run = vcpu->run;
+    uint64_t address = run->exit_reason == KVM_EXIT_IO     ? run->io.port
+                       : run->exit_reason == KVM_EXIT_MMIO ? run->mmio.phys_addr
+                                                           : 0;
+    atomic_store_explicit(&vcpu->last_exit_reason, run->exit_reason, memory_order_relaxed);
+    atomic_store_explicit(&vcpu->last_exit_address, address, memory_order_relaxed);
+    atomic_fetch_add_explicit(&vcpu->exit_count, 1, memory_order_relaxed);
+    vcpu_set_place(vcpu, VCPU_IN_EXIT);
+}
+
 static void *vcpu_thread(void *opaque)
 {
     struct vcpu *vcpu = opaque;
     struct vm *vm = vcpu->vm;
     while (!atomic_load(&vm->stopping)) {
+        vcpu_set_place(vcpu, VCPU_IN_GUEST);
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
@@ -264,6 +292,7 @@ static void *vcpu_thread(void *opaque)
             vm_request_stop(vm, GUEST_EXIT_CRASH);
             break;
         }
+        vcpu_note_exit(vcpu);
         struct kvm_run *run = vcpu->run;
         switch (run->exit_reason) {
         case KVM_EXIT_IO:
@@ -319,6 +348,68 @@ static void vcpu_kick_handler(int signal_number)
     (void)signal_number; /* only here so KVM_RUN returns EINTR */
 }
 
+static const char *vcpu_exit_name(uint32_t reason, bool is_write)
+{
+    switch (reason) {
+    case KVM_EXIT_IO: return is_write ? "port write" : "port read";
+    case KVM_EXIT_MMIO: return is_write ? "MMIO write" : "MMIO read";
+    case KVM_EXIT_INTR: return "signal";
+    case KVM_EXIT_SHUTDOWN: return "shutdown";
+    case KVM_EXIT_SYSTEM_EVENT: return "system event";
+    default: return "other exit";
+    }
+}
+
+/* SIGQUIT: where each vCPU thread is (in the guest, or in the VMM handling
+ * an exit, and for how long), before the threads are stopped. */
+static void vm_report_vcpu_places(struct vm *vm)
+{
+    uint64_t now = vcpu_now_ns();
+    for (int i = 0; i < vm->cpu_count; i++) {
+        struct vcpu *vcpu = &vm->vcpus[i];
+        int place = atomic_load_explicit(&vcpu->place, memory_order_relaxed);
+        uint64_t since = atomic_load_explicit(&vcpu->place_since_ns, memory_order_relaxed);
+        double seconds = since && now > since ? (double)(now - since) / 1e9 : 0;
+        uint32_t reason = atomic_load_explicit(&vcpu->last_exit_reason, memory_order_relaxed);
+        uint64_t address = atomic_load_explicit(&vcpu->last_exit_address, memory_order_relaxed);
+        unsigned long long exits = atomic_load_explicit(&vcpu->exit_count, memory_order_relaxed);
+        /* The run structure's direction is the last exit's, good enough here. */
+        bool is_write = reason == KVM_EXIT_IO     ? vcpu->run->io.direction == KVM_EXIT_IO_OUT
+                        : reason == KVM_EXIT_MMIO ? vcpu->run->mmio.is_write
+                                                  : false;
+        if (place == VCPU_NOT_STARTED)
+            log_message("vCPU %d: never ran", i);
+        else
+            log_message("vCPU %d: %s for %.1f s, after %llu exits (the last: %s at 0x%llx)", i,
+                        place == VCPU_IN_GUEST ? "in the guest (KVM_RUN)"
+                                               : "in the VMM, handling an exit",
+                        seconds, exits, vcpu_exit_name(reason, is_write),
+                        (unsigned long long)address);
+    }
+}
+
+/* After the threads stopped: what each vCPU was doing in the guest. */
+static void vm_report_vcpu_states(struct vm *vm)
+{
+    for (int i = 0; i < vm->cpu_count; i++) {
+        struct vcpu *vcpu = &vm->vcpus[i];
+        struct kvm_regs regs;
+        struct kvm_sregs sregs;
+        struct kvm_mp_state mp_state;
+        if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) ||
+            ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp_state))
+            continue;
+        static const char *const states[] = {"runnable", "uninitialized", "init received",
+                                             "halted", "SIPI received", "stopped"};
+        log_message("vCPU %d: %s, rip=0x%llx rsp=0x%llx rflags=0x%llx (interrupts %s) "
+                    "cr3=0x%llx",
+                    i, mp_state.mp_state < 6 ? states[mp_state.mp_state] : "in an odd state",
+                    (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+                    (unsigned long long)regs.rflags, regs.rflags & 0x200 ? "on" : "off",
+                    (unsigned long long)sregs.cr3);
+    }
+}
+
 static void vm_kick_vcpus(struct vm *vm)
 {
     for (int i = 0; i < vm->cpu_count; i++) {
@@ -360,6 +451,7 @@ int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
         vm->vcpus[i].thread_started = true;
     }
 
+    bool quit_report = false;
     struct pollfd waits[2] = {{.fd = vm->stop_event_fd, .events = POLLIN},
                               {.fd = signal_fd, .events = POLLIN}};
     while (!atomic_load(&vm->stopping)) {
@@ -367,8 +459,13 @@ int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
             break;
         if (waits[1].revents & POLLIN) {
             struct signalfd_siginfo info;
-            if (read(signal_fd, &info, sizeof(info)) == sizeof(info))
+            if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+                if (info.ssi_signo == SIGQUIT) {
+                    quit_report = true;
+                    vm_report_vcpu_places(vm);
+                }
                 vm_request_stop(vm, 128 + (int)info.ssi_signo);
+            }
         }
     }
     close(signal_fd);
@@ -376,5 +473,7 @@ int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
     for (int i = 0; i < vm->cpu_count; i++)
         if (vm->vcpus[i].thread_started)
             pthread_join(vm->vcpus[i].thread, NULL);
+    if (quit_report)
+        vm_report_vcpu_states(vm);
     return vm->exit_status;
 }

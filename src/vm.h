@@ -16,6 +16,11 @@
 
 struct vm;
 
+/* Where a vCPU thread is, for the report a SIGQUIT asks for (a hung guest:
+ * is a vCPU stuck in the VMM, or in the guest?).  Written by the vCPU's
+ * own thread around each KVM_RUN, read by the main thread. */
+enum vcpu_place { VCPU_NOT_STARTED, VCPU_IN_GUEST, VCPU_IN_EXIT };
+
 struct vcpu {
     struct vm *vm;
     int index;
@@ -23,6 +28,11 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
+    _Atomic int place;                /* enum vcpu_place */
+    _Atomic uint64_t place_since_ns;  /* CLOCK_MONOTONIC */
+    _Atomic uint64_t exit_count;
+    _Atomic uint32_t last_exit_reason;
+    _Atomic uint64_t last_exit_address; /* the port or MMIO address of an I/O exit */
 };
 
 struct vm {
