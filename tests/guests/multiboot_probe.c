@@ -82,22 +82,8 @@ static void check_memory_map(const uint8_t *info)
         return;
     uint32_t length = get32(info + INFO_MMAP_LENGTH), address = get32(info + INFO_MMAP_ADDR);
     probe_printf("mmap at 0x%x length %u", address, length);
-    for (uint32_t offset = 0; offset + 4 <= length;) {
-        const uint8_t *entry = phys_ptr(address + offset);
-        uint32_t size = get32(entry);
-        if (size < 20 || size > length - offset - 4) {
-            fail("mmap entry at offset %u: size %u", offset, size);
-            return;
-        }
-        uint64_t start = get64(entry + 4), bytes = get64(entry + 12);
-        uint32_t type = get32(entry + 20);
-        probe_printf("mmap 0x%llx-0x%llx %u", U64(start), U64(start + bytes), type);
-        if (!memory_map_add(start, bytes, type)) {
-            fail("more than %u mmap entries", MEMORY_MAP_MAX);
-            return;
-        }
-        offset += size + 4;
-    }
+    if (!memory_map_read_multiboot(address, length))
+        return;
     memory_map_check_sane("mmap");
     check(memory_map_is_ram(KERNEL_START, (uintptr_t)_end), "mmap RAM covers the kernel 0x%x-0x%x",
           KERNEL_START, (unsigned)(uintptr_t)_end);

@@ -141,6 +141,10 @@ bool memory_map_add(uint64_t start, uint64_t length, uint32_t type);
 bool memory_map_check_sane(const char *name);
 /* True when RAM entries (adjacent ones together) cover [start, end). */
 bool memory_map_is_ram(uint64_t start, uint64_t end);
+/* Reads a multiboot memory map (length bytes at guest-physical address:
+ * size-prefixed entries), printing each entry; false (after a FAIL line)
+ * when an entry is malformed or the table is full. */
+bool memory_map_read_multiboot(uint32_t address, uint32_t length);
 
 /* --- acpi.c ---------------------------------------------------------------- */
 

@@ -56,6 +56,27 @@ bool memory_map_add(uint64_t start, uint64_t length, uint32_t type)
     return true;
 }
 
+bool memory_map_read_multiboot(uint32_t address, uint32_t length)
+{
+    for (uint32_t offset = 0; offset + 4 <= length;) {
+        const uint8_t *entry = phys_ptr(address + offset);
+        uint32_t size = get32(entry);
+        if (size < 20 || size > length - offset - 4) {
+            fail("mmap entry at offset %u: size %u", offset, size);
+            return false;
+        }
+        uint64_t start = get64(entry + 4), bytes = get64(entry + 12);
+        uint32_t type = get32(entry + 20);
+        probe_printf("mmap 0x%llx-0x%llx %u", U64(start), U64(start + bytes), type);
+        if (!memory_map_add(start, bytes, type)) {
+            fail("more than %u mmap entries", MEMORY_MAP_MAX);
+            return false;
+        }
+        offset += size + 4;
+    }
+    return true;
+}
+
 bool memory_map_check_sane(const char *name)
 {
     for (unsigned i = 0; i < memory_map_count; i++) {
