@@ -23,11 +23,26 @@ static void guest_memory_layout(struct guest_memory *memory, uint8_t *host, uint
 
 int guest_memory_create(struct guest_memory *memory, uint64_t total_size, struct error *error)
 {
-    void *host = mmap(NULL, total_size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (host == MAP_FAILED)
+    /* 2 MiB-aligned, as the guest-physical layout is: a huge page of ours is
+     * then a huge page of the guest's, which KVM maps with one 2 MiB nested
+     * page.  Unaligned, the kernel (6.1) gives the mapping 4 KiB pages at
+     * fault time and khugepaged collapses them later, under a running guest,
+     * each collapse invalidating KVM's mappings of that range.  So map 2 MiB
+     * more than needed and trim both ends. */
+    uint64_t mapped_size = total_size + GUEST_MEMORY_ALIGNMENT;
+    uint8_t *mapped = mmap(NULL, mapped_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapped == MAP_FAILED)
         return error_set(error, "cannot map %llu MiB of guest memory: %s",
                          (unsigned long long)(total_size >> 20), strerror(errno));
+    uintptr_t start = ((uintptr_t)mapped + GUEST_MEMORY_ALIGNMENT - 1) &
+                      ~(uintptr_t)(GUEST_MEMORY_ALIGNMENT - 1);
+    uint8_t *host = (uint8_t *)start;
+    if (host > mapped)
+        munmap(mapped, (size_t)(host - mapped));
+    uint8_t *end = host + total_size, *mapped_end = mapped + mapped_size;
+    if (mapped_end > end)
+        munmap(end, (size_t)(mapped_end - end));
     /* Transparent huge pages mean far fewer nested page faults while the
      * guest first touches its memory, which is most of a boot's exits. */
     madvise(host, total_size, MADV_HUGEPAGE);

@@ -25,8 +25,12 @@ struct guest_memory {
     int region_count;
 };
 
+/* Guest RAM starts on a 2 MiB boundary of the VMM's address space. */
+#define GUEST_MEMORY_ALIGNMENT (2u << 20)
+
 /* Lays out total_size bytes of RAM around the x86 hole below 4 GiB and maps
- * it (anonymous, not yet touched).  Returns 0 or -1 with error set. */
+ * it (anonymous, not yet touched, 2 MiB-aligned).  Returns 0 or -1 with
+ * error set. */
 int guest_memory_create(struct guest_memory *memory, uint64_t total_size, struct error *error);
 
 /* Same layout over caller-provided host memory (used by unit tests and fuzzers). */

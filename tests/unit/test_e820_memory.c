@@ -174,6 +174,28 @@ static void test_ptr_with_hole(void **state)
     assert_null(guest_memory_ptr(&memory, 4 * GiB, UINT64_MAX));
 }
 
+/* Guest RAM is 2 MiB-aligned in our address space, whatever its size, and
+ * every byte of it is mapped and writable (nothing trimmed too much). */
+static void test_create_is_2mib_aligned(void **state)
+{
+    (void)state;
+    static const uint64_t sizes[] = {16ull << 20, (64ull << 20) + 4096, 1ull << 30};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct guest_memory memory;
+        struct error error;
+        assert_int_equal(guest_memory_create(&memory, sizes[i], &error), 0);
+        assert_int_equal((uintptr_t)memory.host % GUEST_MEMORY_ALIGNMENT, 0);
+        uint8_t *first = guest_memory_ptr(&memory, 0, 1);
+        uint8_t *last = guest_memory_ptr(&memory, sizes[i] - 1, 1);
+        assert_non_null(first);
+        assert_non_null(last);
+        *first = 1;
+        *last = 2;
+        assert_int_equal(*first + *last, 3);
+        guest_memory_destroy(&memory);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_memory_regions),
         cmocka_unit_test(test_ptr_low_only),
         cmocka_unit_test(test_ptr_with_hole),
+        cmocka_unit_test(test_create_is_2mib_aligned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
