@@ -401,12 +401,23 @@ static void vm_report_vcpu_states(struct vm *vm)
             continue;
         static const char *const states[] = {"runnable", "uninitialized", "init received",
                                              "halted", "SIPI received", "stopped"};
+        /* The instruction bytes there, through the vCPU's own page tables:
+         * what a hung guest executes, without its symbols. */
+        char code[16 * 3 + 1] = "not readable";
+        struct kvm_translation translation = {.linear_address = regs.rip};
+        const uint8_t *bytes = NULL;
+        if (ioctl(vcpu->fd, KVM_TRANSLATE, &translation) == 0 && translation.valid &&
+            (translation.physical_address & 0xfff) <= 0x1000 - 16)
+            bytes = guest_memory_ptr(&vm->memory, translation.physical_address, 16);
+        for (int b = 0; bytes && b < 16; b++)
+            snprintf(code + 3 * b, sizeof(code) - 3 * (size_t)b, "%02x%s", bytes[b],
+                     b < 15 ? " " : "");
         log_message("vCPU %d: %s, rip=0x%llx rsp=0x%llx rflags=0x%llx (interrupts %s) "
-                    "cr3=0x%llx",
+                    "cr3=0x%llx; code at rip: %s",
                     i, mp_state.mp_state < 6 ? states[mp_state.mp_state] : "in an odd state",
                     (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
                     (unsigned long long)regs.rflags, regs.rflags & 0x200 ? "on" : "off",
-                    (unsigned long long)sregs.cr3);
+                    (unsigned long long)sregs.cr3, code);
     }
 }
 
