@@ -29,7 +29,7 @@ struct vcpu {
     pthread_t thread;
     bool thread_started;
     _Atomic int place;                /* enum vcpu_place */
-    _Atomic uint64_t place_since_ns;  /* CLOCK_MONOTONIC */
+    _Atomic uint64_t place_since_ns;  /* CLOCK_MONOTONIC_COARSE */
     _Atomic uint64_t exit_count;
     _Atomic uint32_t last_exit_reason;
     _Atomic uint64_t last_exit_address; /* the port or MMIO address of an I/O exit */
