@@ -198,12 +198,7 @@ int bzimage_load(const struct bzimage_info *info, const struct boot_config *conf
     struct e820_entry map[E820_MAX_ENTRIES];
     int count = e820_build(memory, map);
     zero_page[BP_E820_ENTRIES] = (uint8_t)count;
-    for (int i = 0; i < count; i++) {
-        uint8_t *slot = zero_page + BP_E820_TABLE + i * 20;
-        memcpy(slot, &map[i].address, 8);
-        memcpy(slot + 8, &map[i].size, 8);
-        memcpy(slot + 16, &map[i].type, 4);
-    }
+    e820_write_bios_table(map, count, zero_page + BP_E820_TABLE);
 
     entry->mode = BOOT_CPU_MODE_LONG_64;
     entry->instruction_pointer = info->load_address + ENTRY_64_OFFSET;

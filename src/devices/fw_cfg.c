@@ -11,7 +11,6 @@
 #define FW_CFG_ID_DMA 0x2u
 /* What the DMA address register reads as, byte by byte. */
 static const char dma_signature[FW_CFG_DMA_PORT_COUNT] = {'Q', 'E', 'M', 'U', ' ', 'C', 'F', 'G'};
-#define E820_FILE_ENTRY_SIZE 20
 
 static void put_le(uint8_t *bytes, uint64_t value, unsigned length)
 {
@@ -83,13 +82,8 @@ int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cp
     fw_cfg->memory = memory;
     struct e820_entry map[E820_MAX_ENTRIES];
     int map_count = e820_build(memory, map);
-    uint8_t e820[E820_MAX_ENTRIES * E820_FILE_ENTRY_SIZE];
-    for (int i = 0; i < map_count; i++) {
-        uint8_t *entry = e820 + i * E820_FILE_ENTRY_SIZE;
-        put_le(entry, map[i].address, 8);
-        put_le(entry + 8, map[i].size, 8);
-        put_le(entry + 16, map[i].type, 4);
-    }
+    uint8_t e820[E820_MAX_ENTRIES * E820_BIOS_ENTRY_SIZE];
+    e820_write_bios_table(map, map_count, e820);
     uint8_t boot_cpus[2];
     put_le(boot_cpus, (uint64_t)cpu_count, 2);
     static const char *const file_names[] = {"etc/boot-cpus", "etc/e820"};
@@ -101,7 +95,7 @@ int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cp
         fw_cfg_add_le(fw_cfg, FW_CFG_MAX_CPUS, (uint64_t)cpu_count, 2, error) ||
         fw_cfg_add_file(fw_cfg, file_names[0], boot_cpus, sizeof(boot_cpus), error) ||
         fw_cfg_add_file(fw_cfg, file_names[1], e820,
-                        (uint32_t)(map_count * E820_FILE_ENTRY_SIZE), error) ||
+                        (uint32_t)(map_count * E820_BIOS_ENTRY_SIZE), error) ||
         fw_cfg_add_directory(fw_cfg, file_names, error)) {
         fw_cfg_destroy(fw_cfg);
         return -1;

@@ -2,6 +2,21 @@
 
 #include "x86/layout.h"
 
+static void e820_put_le(uint8_t *bytes, uint64_t value, unsigned length)
+{
+    for (unsigned i = 0; i < length; i++)
+        bytes[i] = (uint8_t)(value >> (8 * i));
+}
+
+void e820_write_bios_table(const struct e820_entry *entries, int count, uint8_t *out)
+{
+    for (int i = 0; i < count; i++, out += E820_BIOS_ENTRY_SIZE) {
+        e820_put_le(out, entries[i].address, 8);
+        e820_put_le(out + 8, entries[i].size, 8);
+        e820_put_le(out + 16, entries[i].type, 4);
+    }
+}
+
 int e820_build(const struct guest_memory *memory, struct e820_entry *entries)
 {
     int count = 0;

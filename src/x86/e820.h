@@ -23,4 +23,12 @@ struct e820_entry {
  * returns how many were written, in ascending order, never overlapping. */
 int e820_build(const struct guest_memory *memory, struct e820_entry *entries);
 
+/* The BIOS's (INT 15h E820) layout of an entry: address, size, type, as 8,
+ * 8 and 4 little-endian bytes, packed.  Linux's zero page and fw_cfg's
+ * etc/e820 use it. */
+#define E820_BIOS_ENTRY_SIZE 20
+
+/* Writes count entries in that layout to out (count * 20 bytes). */
+void e820_write_bios_table(const struct e820_entry *entries, int count, uint8_t *out);
+
 #endif

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "memory.h"
 #include "x86/e820.h"
 
@@ -196,6 +198,24 @@ static void test_create_is_2mib_aligned(void **state)
     }
 }
 
+/* The BIOS layout: 20 packed little-endian bytes an entry. */
+static void test_bios_table_layout(void **state)
+{
+    (void)state;
+    const struct e820_entry entries[2] = {{0x0102030405060708ull, 0x1112131415161718ull, 0x21222324},
+                                          {0x100000, 0x3ff00000, E820_RAM}};
+    uint8_t out[2 * E820_BIOS_ENTRY_SIZE + 1];
+    memset(out, 0xee, sizeof(out));
+    e820_write_bios_table(entries, 2, out);
+    static const uint8_t first[20] = {8, 7, 6, 5, 4, 3, 2, 1, 0x18, 0x17, 0x16, 0x15, 0x14,
+                                      0x13, 0x12, 0x11, 0x24, 0x23, 0x22, 0x21};
+    assert_memory_equal(out, first, 20);
+    static const uint8_t second[20] = {0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0,
+                                       1, 0, 0, 0};
+    assert_memory_equal(out + 20, second, 20);
+    assert_int_equal(out[40], 0xee); /* nothing past the table */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_ptr_low_only),
         cmocka_unit_test(test_ptr_with_hole),
         cmocka_unit_test(test_create_is_2mib_aligned),
+        cmocka_unit_test(test_bios_table_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
