@@ -12,6 +12,7 @@
 #include "log.h"
 #include "x86/acpi.h"
 #include "x86/cpu_state.h"
+#include "x86/cpuid.h"
 #include "x86/firmware.h"
 #include "x86/layout.h"
 #include "x86/smbios.h"
@@ -262,12 +263,10 @@ static int machine_write_smbios(struct machine *machine, const struct machine_co
     struct vm *vm = &machine->vm;
     struct smbios_machine description = {.cpu_count = config->cpu_count,
                                          .memory_size = config->memory_size};
-    for (uint32_t i = 0; i < vm->supported_cpuid->nent; i++) {
-        const struct kvm_cpuid_entry2 *entry = &vm->supported_cpuid->entries[i];
-        if (entry->function == 1) {
-            description.cpu_signature = entry->eax;
-            description.cpu_features = entry->edx;
-        }
+    const struct kvm_cpuid_entry2 *signature = cpuid_lookup(vm->supported_cpuid, 1, 0);
+    if (signature) {
+        description.cpu_signature = signature->eax;
+        description.cpu_features = signature->edx;
     }
     char name[sizeof(vm->host_brand) + 1] = "";
     if (vm->has_host_brand) {

@@ -57,8 +57,8 @@ static unsigned bits_for(unsigned count)
     return bits;
 }
 
-static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
-                                           uint32_t index)
+const struct kvm_cpuid_entry2 *cpuid_lookup(const struct kvm_cpuid2 *cpuid, uint32_t function,
+                                            uint32_t index)
 {
     for (uint32_t i = 0; i < cpuid->nent; i++)
         if (cpuid->entries[i].function == function &&
@@ -66,6 +66,13 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t fu
              cpuid->entries[i].index == index))
             return &cpuid->entries[i];
     return NULL;
+}
+
+/* The same, for the table being rewritten. */
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
+                                           uint32_t index)
+{
+    return (struct kvm_cpuid_entry2 *)cpuid_lookup(cpuid, function, index);
 }
 
 static void cpuid_remove(struct kvm_cpuid2 *cpuid, uint32_t function)

@@ -5,10 +5,17 @@
 
 #include <linux/kvm.h>
 
+#include <stdint.h>
+
 #include "error.h"
 
 /* Room left after KVM's entries for leaves the topology adds. */
 #define CPUID_SPARE_ENTRIES 12
+
+/* The entry for leaf function (subleaf index, where it has subleaves), or
+ * NULL. */
+const struct kvm_cpuid_entry2 *cpuid_lookup(const struct kvm_cpuid2 *cpuid, uint32_t function,
+                                            uint32_t index);
 
 /* Reads KVM_GET_SUPPORTED_CPUID into a malloc'd table with spare room. */
 struct kvm_cpuid2 *cpuid_get_supported(int kvm_fd, struct error *error);
