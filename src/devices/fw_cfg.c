@@ -74,6 +74,8 @@ static int fw_cfg_add_directory(struct fw_cfg *fw_cfg, const char *const *names,
                       (uint32_t)(4 + fw_cfg->file_count * FW_CFG_FILE_ENTRY_SIZE), error);
 }
 
+static void fw_cfg_select(struct fw_cfg *fw_cfg, uint16_t selector);
+
 int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cpu_count,
                 struct error *error)
 {
@@ -100,7 +102,16 @@ int fw_cfg_init(struct fw_cfg *fw_cfg, const struct guest_memory *memory, int cp
         fw_cfg_destroy(fw_cfg);
         return -1;
     }
+    fw_cfg_select(fw_cfg, FW_CFG_SIGNATURE); /* selector 0, as at reset */
     return 0;
+}
+
+/* The lock held (or not yet shared): a new selection starts at offset 0. */
+static void fw_cfg_select(struct fw_cfg *fw_cfg, uint16_t selector)
+{
+    fw_cfg->selector = selector;
+    fw_cfg->current = fw_cfg_find(fw_cfg, selector);
+    fw_cfg->offset = 0;
 }
 
 void fw_cfg_destroy(struct fw_cfg *fw_cfg)
@@ -132,7 +143,7 @@ void fw_cfg_port_read(void *opaque, uint64_t offset, void *data, unsigned length
         return;
     }
     pthread_mutex_lock(&fw_cfg->lock);
-    const struct fw_cfg_item *item = fw_cfg_find(fw_cfg, fw_cfg->selector);
+    const struct fw_cfg_item *item = fw_cfg->current;
     /* Past the end, and for an unknown selector, the port reads 0; the offset
      * stops there so that it can never wrap back into the item. */
     if (item && fw_cfg->offset < item->size)
@@ -154,8 +165,7 @@ void fw_cfg_port_write(void *opaque, uint64_t offset, const void *data, unsigned
     }
     const uint8_t *bytes = data;
     pthread_mutex_lock(&fw_cfg->lock);
-    fw_cfg->selector = (uint16_t)(bytes[0] | bytes[1] << 8);
-    fw_cfg->offset = 0;
+    fw_cfg_select(fw_cfg, (uint16_t)(bytes[0] | bytes[1] << 8));
     pthread_mutex_unlock(&fw_cfg->lock);
 }
 
@@ -172,7 +182,7 @@ static uint64_t get_be(const uint8_t *bytes, unsigned length)
 static bool fw_cfg_dma_transfer(struct fw_cfg *fw_cfg, uint32_t control, uint32_t length,
                                 uint64_t address)
 {
-    const struct fw_cfg_item *item = fw_cfg_find(fw_cfg, fw_cfg->selector);
+    const struct fw_cfg_item *item = fw_cfg->current;
     uint32_t size = item ? item->size : 0;
     uint32_t available = fw_cfg->offset < size ? size - fw_cfg->offset : 0;
     uint32_t taken = length < available ? length : available;
@@ -215,10 +225,8 @@ static void fw_cfg_dma_run(struct fw_cfg *fw_cfg, uint64_t address)
     uint32_t control = (uint32_t)get_be(copy, 4);
     uint32_t length = (uint32_t)get_be(copy + 4, 4);
     uint64_t target = get_be(copy + 8, 8);
-    if (control & FW_CFG_DMA_SELECT) {
-        fw_cfg->selector = (uint16_t)(control >> 16);
-        fw_cfg->offset = 0;
-    }
+    if (control & FW_CFG_DMA_SELECT)
+        fw_cfg_select(fw_cfg, (uint16_t)(control >> 16));
     bool done = fw_cfg_dma_transfer(fw_cfg, control, length, target);
     put_be(descriptor, done ? 0 : FW_CFG_DMA_ERROR, 4);
 }

@@ -72,6 +72,7 @@ struct fw_cfg {
     pthread_mutex_t lock;
     const struct guest_memory *memory; /* DMA goes through its checked translation */
     uint16_t selector;
+    const struct fw_cfg_item *current; /* what selector names, found once per selection */
     uint32_t offset;
     uint32_t dma_address_high; /* the register's high half, until the low half's write */
     struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
