@@ -1,0 +1,78 @@
+/* A network back end: where a virtio-net device's frames go, and where the
+ * frames for the guest come from.  The device (virtio/net.c) knows nothing of
+ * slirp or tap; a back end knows nothing of virtqueues.
+ *
+ * Frames are Ethernet frames.  When backend->vnet_hdr is set they begin, both
+ * ways, with a struct virtio_net_hdr_v1 (12 bytes: flags, gso_type, hdr_len,
+ * gso_size, csum_start, csum_offset, num_buffers) as a tap with IFF_VNET_HDR
+ * takes them; otherwise they are bare frames and the device does what the
+ * header would have asked for (or offers the guest no offloads).
+ *
+ * Threads: a back end calls port.receive from a thread of its choosing (the
+ * event loop, or a thread of its own); the device takes its own lock there.
+ * ops->send is called with the device lock held, from the thread that serves
+ * the device's transmit queue; it must not call port.receive itself (queue
+ * what it has to answer, and answer from its own thread). */
+#ifndef GUEST_NET_BACKEND_H
+#define GUEST_NET_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "error.h"
+#include "event_loop.h"
+
+/* Offloads, as a tap's TUNSETOFFLOAD names them (TUN_F_*): what a back end can
+ * take in frames from the guest, and what the guest said it can take. */
+#define NET_OFFLOAD_CSUM 0x01 /* partial checksums (VIRTIO_NET_HDR_F_NEEDS_CSUM) */
+#define NET_OFFLOAD_TSO4 0x02
+#define NET_OFFLOAD_TSO6 0x04
+#define NET_OFFLOAD_TSO_ECN 0x08
+#define NET_OFFLOAD_UFO 0x10
+
+/* The largest frame either way: a 64 KiB GSO frame plus its Ethernet header. */
+#define NET_MAX_FRAME (65536 + 14 + 4)
+
+struct net_backend;
+
+/* The device's side, which the back end calls. */
+struct net_port {
+    /* One frame for the guest.  Returns true when the frame was taken (or
+     * dropped for good: a frame too big, a device that is not running), false
+     * when the guest has no receive buffers now: the back end keeps the frame
+     * and offers it again after ops->rx_ready. */
+    bool (*receive)(void *device, const struct iovec *iov, int count);
+    void *device;
+};
+
+struct net_backend_ops {
+    const char *kind; /* "user", "tap": for messages */
+    /* Starts the back end's I/O: in loop, or in a thread of its own. */
+    int (*start)(struct net_backend *backend, struct event_loop *loop, struct error *error);
+    /* One frame from the guest.  Returns 0 when taken (or dropped: logged
+     * once), -1 with errno EAGAIN when the back end cannot take it now: the
+     * device keeps the frame and the rest of its transmit queue until the back
+     * end calls backend->tx_ready. */
+    int (*send)(struct net_backend *backend, const struct iovec *iov, int count);
+    /* The guest has posted receive buffers after receive returned false. */
+    void (*rx_ready)(struct net_backend *backend);
+    /* Optional: the guest negotiated these NET_OFFLOAD_* for frames it
+     * receives (a tap passes them to TUNSETOFFLOAD). */
+    int (*set_rx_offloads)(struct net_backend *backend, unsigned offloads, struct error *error);
+    /* Stops the I/O started by start (idempotent). */
+    void (*stop)(struct net_backend *backend, struct event_loop *loop);
+    void (*destroy)(struct net_backend *backend);
+};
+
+struct net_backend {
+    const struct net_backend_ops *ops;
+    bool vnet_hdr;     /* frames both ways begin with a virtio_net_hdr_v1 */
+    unsigned offloads; /* NET_OFFLOAD_* the back end takes in frames from the guest */
+    struct net_port port; /* set by the device before ops->start */
+    /* Set by the device: the back end that returned EAGAIN from send calls it
+     * (from any thread) when it can take frames again. */
+    void (*tx_ready)(void *device);
+};
+
+#endif
