@@ -55,7 +55,9 @@ struct net_backend_ops {
      * device keeps the frame and the rest of its transmit queue until the back
      * end calls backend->tx_ready. */
     int (*send)(struct net_backend *backend, const struct iovec *iov, int count);
-    /* The guest has posted receive buffers after receive returned false. */
+    /* The guest has posted receive buffers after receive returned false.
+     * Called with the device lock held: the back end must not call
+     * port.receive from here, only arrange for its own thread to. */
     void (*rx_ready)(struct net_backend *backend);
     /* Optional: the guest negotiated these NET_OFFLOAD_* for frames it
      * receives (a tap passes them to TUNSETOFFLOAD). */
