@@ -422,6 +422,16 @@ static void vm_report_vcpu_states(struct vm *vm)
                     (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
                     (unsigned long long)regs.rflags, regs.rflags & 0x200 ? "on" : "off",
                     (unsigned long long)sregs.cr3, code);
+        /* Paging on with the top-level table outside guest RAM is no state
+         * this guest can have reached by itself: the registers are someone
+         * else's.  Seen when the host is itself a VM whose emulated SVM
+         * (QEMU TCG) hands a nested guest its hypervisor's registers. */
+        const uint64_t cr0_pg = 1ull << 31;
+        if ((sregs.cr0 & cr0_pg) && !guest_memory_ptr(&vm->memory, sregs.cr3 & ~0xfffull, 8))
+            log_message("vCPU %d: lost state: cr3 0x%llx is outside guest RAM, so these are not "
+                        "the guest's registers; the host's virtualization lost them (a nested "
+                        "host whose emulated SVM or VMX is faulty), not a guest or VMM fault",
+                        i, (unsigned long long)sregs.cr3);
     }
 }
 
