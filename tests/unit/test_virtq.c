@@ -341,6 +341,50 @@ static void test_push_fills_used_ring(void **state)
     assert_int_equal(used_id(fixture, 1), 6); /* untouched */
 }
 
+/* A device that took chains it cannot use yet gives them back: they come
+ * again in the same order, and the used ring never hears of them. */
+static void test_unpop(void **state)
+{
+    struct fixture *fixture = *state;
+    for (uint16_t i = 0; i < 3; i++) {
+        put_desc(fixture, DESC_TABLE, i, DATA + 0x100ull * i, 64, VIRTQ_DESC_F_WRITE, 0);
+        offer(fixture, (uint16_t)(2 - i));
+    }
+    expect_good_chain(fixture, 2);
+    expect_good_chain(fixture, 1);
+    virtq_unpop(&fixture->queue, 2);
+    assert_int_equal(fixture->queue.last_avail_idx, 0);
+    assert_int_equal(used_idx(fixture), 0);
+    assert_true(virtq_has_available(&fixture->queue));
+    expect_good_chain(fixture, 2);
+    virtq_push(&fixture->queue, 2, 10);
+    expect_good_chain(fixture, 1);
+    expect_good_chain(fixture, 0);
+    virtq_unpop(&fixture->queue, 1);
+    expect_good_chain(fixture, 0);
+    enum virtq_error error;
+    assert_int_equal(virtq_pop(&fixture->queue, &fixture->chain, &error), 0);
+    assert_int_equal(used_idx(fixture), 1);
+    assert_int_equal(used_id(fixture, 0), 2);
+
+    /* Across the wrap of the 16-bit index. */
+    fixture->queue.last_avail_idx = 0xffff;
+    fixture->avail_idx = 0xffff;
+    offer(fixture, 1);
+    offer(fixture, 0);
+    expect_good_chain(fixture, 1);
+    expect_good_chain(fixture, 0);
+    assert_int_equal(fixture->queue.last_avail_idx, 1);
+    virtq_unpop(&fixture->queue, 2);
+    assert_int_equal(fixture->queue.last_avail_idx, 0xffff);
+    expect_good_chain(fixture, 1);
+
+    /* A queue that is not running has nothing to give back. */
+    configure(fixture, 8, true, false);
+    virtq_unpop(&fixture->queue, 1);
+    assert_int_equal(fixture->queue.last_avail_idx, 0);
+}
+
 static void test_index_wraparound(void **state)
 {
     struct fixture *fixture = *state;
@@ -850,6 +894,7 @@ int main(void)
         TEST(test_chain_through_whole_table),
         TEST(test_zero_length_descriptors),
         TEST(test_push_fills_used_ring),
+        TEST(test_unpop),
         TEST(test_index_wraparound),
         TEST(test_avail_index_jump),
         TEST(test_head_out_of_range),
