@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest_words.h"
 #include "memory.h"
 #include "virtio/net.h"
 #include "virtio/queue.h"
@@ -140,25 +141,6 @@ static const struct net_backend_ops fake_ops = {
 
 /* --- guest memory and rings ---------------------------------------------- */
 
-static void put16(struct fixture *fixture, uint64_t address, uint16_t value)
-{
-    memcpy(fixture->host + address, &value, 2);
-}
-
-static uint16_t get16(const struct fixture *fixture, uint64_t address)
-{
-    uint16_t value;
-    memcpy(&value, fixture->host + address, 2);
-    return value;
-}
-
-static uint32_t get32(const struct fixture *fixture, uint64_t address)
-{
-    uint32_t value;
-    memcpy(&value, fixture->host + address, 4);
-    return value;
-}
-
 static uint64_t alloc(struct fixture *fixture, uint32_t length)
 {
     uint64_t address = fixture->next_buffer;
@@ -182,33 +164,49 @@ static uint16_t post(struct fixture *fixture, unsigned queue, const struct buffe
         struct virtq_desc desc = {buffers[i].address, buffers[i].length, flags, ring->next_desc};
         memcpy(fixture->host + ring->base + 16ull * index, &desc, sizeof(desc));
     }
-    put16(fixture, ring->base + AVAIL_OFFSET + 4 + 2ull * (ring->avail_idx % ring->size), head);
+    guest_put16(fixture->host,
+                ring->base + AVAIL_OFFSET + 4 + 2ull * (ring->avail_idx % ring->size), head);
     ring->avail_idx++;
-    put16(fixture, ring->base + AVAIL_OFFSET + 2, ring->avail_idx);
+    guest_put16(fixture->host, ring->base + AVAIL_OFFSET + 2, ring->avail_idx);
     return head;
+}
+
+/* A chain virtq_pop refuses (its next descriptor is outside the table),
+ * made available with the head's flags given. */
+static void post_broken(struct fixture *fixture, unsigned queue, uint64_t address, uint16_t flags)
+{
+    struct ring *ring = &fixture->rings[queue];
+    struct virtq_desc broken = {address, 100, (uint16_t)(flags | VIRTQ_DESC_F_NEXT), 0xffff};
+    memcpy(fixture->host + ring->base + 16ull * ring->next_desc, &broken, sizeof(broken));
+    guest_put16(fixture->host,
+                ring->base + AVAIL_OFFSET + 4 + 2ull * (ring->avail_idx % ring->size),
+                ring->next_desc);
+    ring->avail_idx++;
+    ring->next_desc = (uint16_t)((ring->next_desc + 1) % ring->size);
+    guest_put16(fixture->host, ring->base + AVAIL_OFFSET + 2, ring->avail_idx);
 }
 
 static uint16_t used_idx(const struct fixture *fixture, unsigned queue)
 {
-    return get16(fixture, fixture->rings[queue].base + USED_OFFSET + 2);
+    return guest_get16(fixture->host, fixture->rings[queue].base + USED_OFFSET + 2);
 }
 
 static uint32_t used_id(const struct fixture *fixture, unsigned queue, unsigned slot)
 {
     const struct ring *ring = &fixture->rings[queue];
-    return get32(fixture, ring->base + USED_OFFSET + 4 + 8ull * (slot % ring->size));
+    return guest_get32(fixture->host, ring->base + USED_OFFSET + 4 + 8ull * (slot % ring->size));
 }
 
 static uint32_t used_length(const struct fixture *fixture, unsigned queue, unsigned slot)
 {
     const struct ring *ring = &fixture->rings[queue];
-    return get32(fixture, ring->base + USED_OFFSET + 8 + 8ull * (slot % ring->size));
+    return guest_get32(fixture->host, ring->base + USED_OFFSET + 8 + 8ull * (slot % ring->size));
 }
 
 static uint16_t avail_event(const struct fixture *fixture, unsigned queue)
 {
     const struct ring *ring = &fixture->rings[queue];
-    return get16(fixture, ring->base + USED_OFFSET + 4 + 8ull * ring->size);
+    return guest_get16(fixture->host, ring->base + USED_OFFSET + 4 + 8ull * ring->size);
 }
 
 /* --- the device ------------------------------------------------------------ */
@@ -872,14 +870,7 @@ static void test_tx_bad_input(void **state)
     post(fixture, VIRTIO_NET_TX_QUEUE, &runt, 1);
     post(fixture, VIRTIO_NET_TX_QUEUE, &writable, 1);
     post(fixture, VIRTIO_NET_TX_QUEUE, huge, 2);
-    struct ring *ring = &fixture->rings[VIRTIO_NET_TX_QUEUE];
-    struct virtq_desc broken = {address, 100, VIRTQ_DESC_F_NEXT, 0xffff};
-    memcpy(fixture->host + ring->base + 16ull * ring->next_desc, &broken, sizeof(broken));
-    put16(fixture, ring->base + AVAIL_OFFSET + 4 + 2ull * (ring->avail_idx % ring->size),
-          ring->next_desc);
-    ring->avail_idx++;
-    ring->next_desc++;
-    put16(fixture, ring->base + AVAIL_OFFSET + 2, ring->avail_idx);
+    post_broken(fixture, VIRTIO_NET_TX_QUEUE, address, 0);
     /* And a good one after them all. */
     post_simple_tx(fixture, 60, 5);
     notify(fixture, VIRTIO_NET_TX_QUEUE);
@@ -1089,15 +1080,7 @@ static void test_rx_bad_chains(void **state)
      * dropped, and the next frame starts afresh. */
     start(fixture, BASIC_FEATURES | VIRTIO_NET_F_MRG_RXBUF);
     post_rx(fixture, 1, 100);
-    struct ring *ring = &fixture->rings[VIRTIO_NET_RX_QUEUE];
-    struct virtq_desc broken = {alloc(fixture, 100), 100, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-                                0xffff};
-    memcpy(fixture->host + ring->base + 16ull * ring->next_desc, &broken, sizeof(broken));
-    put16(fixture, ring->base + AVAIL_OFFSET + 4 + 2ull * (ring->avail_idx % ring->size),
-          ring->next_desc);
-    ring->avail_idx++;
-    ring->next_desc++;
-    put16(fixture, ring->base + AVAIL_OFFSET + 2, ring->avail_idx);
+    post_broken(fixture, VIRTIO_NET_RX_QUEUE, alloc(fixture, 100), VIRTQ_DESC_F_WRITE);
     post_rx(fixture, 1, 2048);
     assert_true(receive_frame(fixture, our_mac, 500));
     assert_int_equal(used_idx(fixture, VIRTIO_NET_RX_QUEUE), 2);
@@ -1110,7 +1093,8 @@ static void test_rx_bad_chains(void **state)
     assert_false(net->device.status & VIRTIO_STATUS_NEEDS_RESET);
 
     /* A broken avail ring: the device needs a reset and takes nothing. */
-    put16(fixture, ring->base + AVAIL_OFFSET + 2, (uint16_t)(ring->avail_idx + 100));
+    const struct ring *ring = &fixture->rings[VIRTIO_NET_RX_QUEUE];
+    guest_put16(fixture->host, ring->base + AVAIL_OFFSET + 2, (uint16_t)(ring->avail_idx + 100));
     assert_true(receive_frame(fixture, our_mac, 60));
     assert_true(net->device.status & VIRTIO_STATUS_NEEDS_RESET);
     assert_true(receive_frame(fixture, our_mac, 60));
@@ -1223,12 +1207,19 @@ static void test_rx_filter(void **state)
     assert_true(delivered(fixture, mdns_mac));
 }
 
-static void test_rx_filter_extra(void **state)
+/* A running device with receive buffers and its filter on (promiscuous
+ * mode off, as Linux sets it first). */
+static void start_filtering(struct fixture *fixture)
 {
-    struct fixture *fixture = *state;
     start(fixture, BASIC_FEATURES);
     post_rx(fixture, QUEUE_SIZE, 128);
     assert_int_equal(control_rx(fixture, VIRTIO_NET_CTRL_RX_PROMISC, 0), VIRTIO_NET_OK);
+}
+
+static void test_rx_filter_extra(void **state)
+{
+    struct fixture *fixture = *state;
+    start_filtering(fixture);
     assert_int_equal(control_rx(fixture, VIRTIO_NET_CTRL_RX_NOBCAST, 1), VIRTIO_NET_OK);
     assert_false(delivered(fixture, all_ones));
     assert_true(delivered(fixture, our_mac));
@@ -1252,9 +1243,7 @@ static void test_rx_filter_extra(void **state)
 static void test_rx_filter_overflow(void **state)
 {
     struct fixture *fixture = *state;
-    start(fixture, BASIC_FEATURES);
-    post_rx(fixture, QUEUE_SIZE, 128);
-    assert_int_equal(control_rx(fixture, VIRTIO_NET_CTRL_RX_PROMISC, 0), VIRTIO_NET_OK);
+    start_filtering(fixture);
     /* More addresses than the table holds: all of that kind pass. */
     static uint8_t many[VIRTIO_NET_MAC_TABLE_ENTRIES + 1][6];
     for (unsigned i = 0; i < VIRTIO_NET_MAC_TABLE_ENTRIES + 1; i++) {
@@ -1376,10 +1365,8 @@ static void test_control_mac_table(void **state)
 static void test_control_mac_addr(void **state)
 {
     struct fixture *fixture = *state;
-    start(fixture, BASIC_FEATURES);
+    start_filtering(fixture);
     struct virtio_net *net = fixture->net;
-    post_rx(fixture, QUEUE_SIZE, 128);
-    assert_int_equal(control_rx(fixture, VIRTIO_NET_CTRL_RX_PROMISC, 0), VIRTIO_NET_OK);
     static const uint8_t new_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
     assert_int_equal(
         control(fixture, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, new_mac, 6),
