@@ -366,8 +366,9 @@ static bool virtio_net_receive_locked(struct virtio_net *net, const struct iovec
     uint64_t total = virtio_net_iov_bytes(iov, frame.count, frame.offset + NET_MAX_FRAME);
     if (total < frame.offset + VIRTIO_NET_ETH_HEADER || total > frame.offset + NET_MAX_FRAME) {
         net->stats.rx_bad_size++;
-        log_once("virtio-net %s: dropped a frame of %llu bytes from the %s back end", net->name,
-                 (unsigned long long)(total - frame.offset), net->backend->ops->kind);
+        log_once("virtio-net %s: dropped a frame of %llu bytes%s from the %s back end", net->name,
+                 (unsigned long long)total, frame.offset ? " with its header" : "",
+                 net->backend->ops->kind);
         return true;
     }
     frame.length = total - frame.offset;

@@ -13,7 +13,11 @@
  * with the device lock held; frames for the guest arrive from the back end's
  * thread through port.receive, which takes the lock itself.  ops->send and
  * ops->rx_ready are called with the lock held, so neither may call
- * port.receive from inside. */
+ * port.receive from inside; rx_ready comes from a vCPU thread too (at a
+ * reset), and set_rx_offloads from one at DRIVER_OK (from the loop for the
+ * control command).
+ * ops->send must be done with its iovec when it returns: the chain goes
+ * back to the guest at once, and the header copy is reused. */
 #ifndef GUEST_VIRTIO_NET_H
 #define GUEST_VIRTIO_NET_H
 
@@ -175,7 +179,8 @@ struct virtio_net {
  * backend->port and backend->tx_ready (before the caller calls ops->start).
  * index 0 is eth0 in messages ("virtio-net eth0: ...").  The link starts
  * up.  The caller creates the transport and starts the device on its event
- * loop (own_thread false). */
+ * loop (own_thread false).  On failure (a MAC that is not unicast, no back
+ * end, no eventfds) there is nothing to destroy. */
 int virtio_net_init(struct virtio_net *net, const struct guest_memory *memory, unsigned index,
                     const uint8_t mac[6], struct net_backend *backend, struct error *error);
 
