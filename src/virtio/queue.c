@@ -187,6 +187,12 @@ int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *
     }
 }
 
+void virtq_unpop(struct virtq *queue, uint16_t count)
+{
+    if (queue->started)
+        queue->last_avail_idx = (uint16_t)(queue->last_avail_idx - count);
+}
+
 bool virtq_has_available(const struct virtq *queue)
 {
     return queue->started && virtq_load16(&queue->avail[AVAIL_IDX]) != queue->last_avail_idx;

@@ -92,6 +92,14 @@ void virtq_reset(struct virtq *queue);
  *     chain->head = UINT16_MAX): the device needs a reset. */
 int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *error);
 
+/* Gives back the last count chains taken with virtq_pop and not pushed: the
+ * next virtq_pop takes them again, in the same order.  For a device that took
+ * chains it cannot use yet (a frame for the guest that needs more buffers
+ * than there are, a back end that cannot take a frame now).  Nothing is
+ * written to the rings; chains that virtq_pop refused must be pushed, not
+ * given back. */
+void virtq_unpop(struct virtq *queue, uint16_t count);
+
 /* Has the driver made chains available that we have not taken? */
 bool virtq_has_available(const struct virtq *queue);
 

@@ -3,7 +3,8 @@
  * driver's usual register sequence, and ZBI and seed-era bootdata
  * containers (kernel, command line, bootfs, machine items).  Generated at fuzz time so that no binary
  * files live in the repository.  The virtio seeds are guest memory images
- * with rings built by hand (virtio-gpu's holding whole command sequences),
+ * with rings built by hand (virtio-gpu's holding whole command sequences,
+ * virtio-net's all three queues at once),
  * and a Linux driver's register sequence.
  * Usage: make_seeds DIRECTORY */
 #include <errno.h>
@@ -210,15 +211,23 @@ static void seed_desc(uint8_t *memory, uint32_t table, unsigned index, uint64_t 
     seed_put16(desc + 14, next);
 }
 
-/* Publishes heads in ring order from avail index first; returns the new index. */
-static uint16_t seed_offer(uint8_t *memory, uint16_t queue_size, uint16_t first,
-                           const uint16_t *heads, unsigned count)
+/* Publishes heads in ring order from avail index first on the avail ring at
+ * avail; returns the new index. */
+static uint16_t seed_offer_at(uint8_t *memory, uint32_t avail, uint16_t queue_size, uint16_t first,
+                              const uint16_t *heads, unsigned count)
 {
     uint16_t index = first;
     for (unsigned i = 0; i < count; i++, index++)
-        seed_put16(memory + SEED_AVAIL_RING + 4 + 2 * (index & (queue_size - 1)), heads[i]);
-    seed_put16(memory + SEED_AVAIL_RING + 2, index);
+        seed_put16(memory + avail + 4 + 2 * (index & (queue_size - 1)), heads[i]);
+    seed_put16(memory + avail + 2, index);
     return index;
+}
+
+/* The same on the one ring most harnesses have, at SEED_AVAIL_RING. */
+static uint16_t seed_offer(uint8_t *memory, uint16_t queue_size, uint16_t first,
+                           const uint16_t *heads, unsigned count)
+{
+    return seed_offer_at(memory, SEED_AVAIL_RING, queue_size, first, heads, count);
 }
 
 /* A virtio-blk style chain (header, data, status) at head, head+1, head+2. */
@@ -340,6 +349,168 @@ static int write_virtio_blk_seeds(void)
     int failed = write_seed("virtio_blk", "every-request", seed, sizeof(seed));
     seed[0] |= 1; /* the read-only disk */
     failed |= write_seed("virtio_blk", "every-request-read-only", seed, sizeof(seed));
+    return failed;
+}
+
+/* --- virtio-net (see fuzz_virtio_net.c) ---------------------------------------
+ * Three rings of 16: receive at 0, transmit at 0xa00, control at 0x1400 (each
+ * table, then avail at +0x400, used at +0x600); buffers from 0x1e00, and the
+ * frames given to receive at 0x3000 in the image. */
+#define NET_SEED_CONTROL 7
+#define NET_SEED_HEADER (NET_SEED_CONTROL + 4 * 8)
+#define NET_SEED_MEMORY 0x3800
+#define NET_SEED_QUEUE 16
+#define NET_RX_RINGS 0x0000
+#define NET_TX_RINGS 0x0a00
+#define NET_CTRL_RINGS 0x1400
+
+/* A vnet header at p (little-endian, as the harness reads it). */
+static void seed_net_header(uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t hdr_len,
+                            uint16_t gso_size, uint16_t csum_start, uint16_t csum_offset)
+{
+    p[0] = flags;
+    p[1] = gso_type;
+    seed_put16(p + 2, hdr_len);
+    seed_put16(p + 4, gso_size);
+    seed_put16(p + 6, csum_start);
+    seed_put16(p + 8, csum_offset);
+    seed_put16(p + 10, 0);
+}
+
+/* An Ethernet frame of length bytes to destination at p. */
+static void seed_net_frame(uint8_t *p, const uint8_t destination[6], unsigned length)
+{
+    static const uint8_t source[6] = {0x52, 0x54, 0x00, 0x99, 0x99, 0x99};
+    for (unsigned i = 0; i < length; i++)
+        p[i] = (uint8_t)(i * 7 + 3);
+    memcpy(p, destination, 6);
+    memcpy(p + 6, source, 6);
+    p[12] = 0x08;
+    p[13] = 0x00;
+}
+
+/* A control command at address: class, command, data; the ack after it. */
+static void seed_net_command(uint8_t *memory, unsigned index, uint32_t address, uint8_t class,
+                             uint8_t command, const uint8_t *data, unsigned length)
+{
+    memory[address] = class;
+    memory[address + 1] = command;
+    if (length)
+        memcpy(memory + address + 2, data, length);
+    seed_desc(memory, NET_CTRL_RINGS, index, address, 2 + length, SEED_DESC_F_NEXT,
+              (uint16_t)(index + 1));
+    seed_desc(memory, NET_CTRL_RINGS, index + 1, address + 2 + length, 1, SEED_DESC_F_WRITE, 0);
+}
+
+static void seed_net_transmit(uint8_t *memory)
+{
+    /* Header and frame in two buffers; one buffer with a TSO header; an
+     * indirect chain; a buffer shorter than the header. */
+    static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    seed_net_header(memory + 0x1e00, 0, 0, 0, 0, 0, 0);
+    seed_net_frame(memory + 0x1e10, broadcast, 60);
+    seed_desc(memory, NET_TX_RINGS, 0, 0x1e00, 12, SEED_DESC_F_NEXT, 1);
+    seed_desc(memory, NET_TX_RINGS, 1, 0x1e10, 60, 0, 0);
+    seed_net_header(memory + 0x1e60, 1, 1, 54, 100, 34, 16);
+    seed_net_frame(memory + 0x1e6c, broadcast, 200);
+    seed_desc(memory, NET_TX_RINGS, 2, 0x1e60, 12 + 200, 0, 0);
+    seed_net_header(memory + 0x2040, 1, 0, 0, 0, 34, 6);
+    seed_net_frame(memory + 0x2060, broadcast, 100);
+    seed_desc(memory, 0x2000, 0, 0x2040, 12, SEED_DESC_F_NEXT, 1);
+    seed_desc(memory, 0x2000, 1, 0x2060, 100, 0, 0);
+    seed_desc(memory, NET_TX_RINGS, 3, 0x2000, 32, SEED_DESC_F_INDIRECT, 0);
+    seed_desc(memory, NET_TX_RINGS, 4, 0x1f40, 8, 0, 0);
+    static const uint16_t heads[] = {0, 2, 3, 4};
+    seed_offer_at(memory, NET_TX_RINGS + 0x400, NET_SEED_QUEUE, 0, heads, 4);
+}
+
+static void seed_net_control(uint8_t *memory)
+{
+    /* Promiscuous off, all-multicast on, MAC tables, a new address, guest
+     * offloads down to checksums, an unknown class. */
+    static const uint8_t off[1] = {0}, on[1] = {1};
+    static const uint8_t tables[20] = {1, 0, 0, 0, 0x02, 1,    2,    3, 4, 5,
+                                       1, 0, 0, 0, 0x01, 0x00, 0x5e, 0, 0, 0xfb};
+    static const uint8_t address[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+    static const uint8_t offloads[8] = {2, 0, 0, 0, 0, 0, 0, 0};
+    seed_net_command(memory, 0, 0x2100, 0, 0, off, 1);
+    seed_net_command(memory, 2, 0x2110, 0, 1, on, 1);
+    seed_net_command(memory, 4, 0x2120, 1, 0, tables, sizeof(tables));
+    seed_net_command(memory, 6, 0x2150, 1, 1, address, sizeof(address));
+    seed_net_command(memory, 8, 0x2160, 5, 0, offloads, sizeof(offloads));
+    seed_net_command(memory, 10, 0x2170, 9, 0, NULL, 0);
+    static const uint16_t heads[] = {0, 2, 4, 6, 8, 10};
+    seed_offer_at(memory, NET_CTRL_RINGS + 0x400, NET_SEED_QUEUE, 0, heads, 6);
+}
+
+/* Six receive buffers of 256 bytes; frames to the broadcast, the new
+ * address, the table's multicast address, and one too big for what is left. */
+static void seed_net_receive(uint8_t *seed, unsigned skip)
+{
+    uint8_t *memory = seed + NET_SEED_HEADER;
+    uint16_t heads[6];
+    for (uint16_t i = 0; i < 6; i++) {
+        seed_desc(memory, NET_RX_RINGS, i, 0x2200 + 0x100u * i, 256, SEED_DESC_F_WRITE, 0);
+        heads[i] = i;
+    }
+    seed_offer_at(memory, NET_RX_RINGS + 0x400, NET_SEED_QUEUE, 0, heads, 6);
+    static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t address[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+    static const uint8_t multicast[6] = {0x01, 0x00, 0x5e, 0, 0, 0xfb};
+    static const struct {
+        uint16_t at, length;
+        const uint8_t *destination;
+        uint8_t flags;
+    } frames[] = {
+        {0x3000, 300, broadcast, 0},
+        {0x3200, 100, address, 2},
+        {0x3300, 60, multicast, 0},
+        {0x3400, 1000, address, 0},
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        seed_net_header(memory + frames[i].at, frames[i].flags, 0, 0, 0, 0, 0);
+        seed_net_frame(memory + frames[i].at + 12, frames[i].destination, frames[i].length);
+        /* Without the back end's header the slice starts at the frame. */
+        seed_put16(seed + NET_SEED_CONTROL + 4 * i, (uint16_t)(frames[i].at + skip));
+        seed_put16(seed + NET_SEED_CONTROL + 4 * i + 2, (uint16_t)(frames[i].length + 12 - skip));
+    }
+}
+
+static int write_virtio_net_seeds(void)
+{
+    static uint8_t seed[NET_SEED_HEADER + NET_SEED_MEMORY];
+    uint8_t *memory = seed + NET_SEED_HEADER;
+    int failed = 0;
+    /* vnet_hdr back end, merged buffers, offloads, indirect, a reset and the
+     * extra commands; queues of 16, 4 frames in 2 halves; the second send
+     * busy. */
+    memset(seed, 0, sizeof(seed));
+    seed[0] = 1 | 2 | 4 | 16 | 64 | 128;
+    seed[1] = 4 | 4 << 3;
+    seed[2] = 0x02;
+    seed[3] = 1;
+    seed[4] = 0x80;
+    seed_net_transmit(memory);
+    seed_net_control(memory);
+    seed_net_receive(seed, 0);
+    failed |= write_seed("virtio_net", "offloads-merged", seed, sizeof(seed));
+    /* The back end busy for every frame, and event idx. */
+    seed[0] = 1 | 2 | 4 | 8 | 16 | 128;
+    seed[2] = 0xff;
+    failed |= write_seed("virtio_net", "backend-busy", seed, sizeof(seed));
+    /* A bare back end, one chain per frame, the link down for odd frames,
+     * frames in 3 uneven pieces. */
+    memset(seed, 0, sizeof(seed));
+    seed[0] = 8 | 32 | 128;
+    seed[1] = 4 | 4 << 3;
+    seed[3] = 2;
+    seed[4] = 0x10; /* a short first piece, */
+    seed[5] = 0x08; /* an empty second one */
+    seed[6] = 0xf0;
+    seed_net_transmit(memory);
+    seed_net_control(memory);
+    seed_net_receive(seed, 12);
+    failed |= write_seed("virtio_net", "plain-single-chain", seed, sizeof(seed));
     return failed;
 }
 
@@ -1003,6 +1174,7 @@ int main(int argc, char **argv)
     }
     int failed = write_bzimage_seeds() | write_pvh_seeds() | write_options_seeds() |
                  write_uart_seeds() | write_rtc_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
+                 write_virtio_net_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
                  write_fw_cfg_seeds() | write_test_devices_seeds();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "guest_words.h"
 #include "memory.h"
 #include "virtio/queue.h"
 
@@ -35,25 +36,6 @@ struct fixture {
     uint16_t avail_idx; /* the driver's next avail index */
 };
 
-static void put16(struct fixture *fixture, uint64_t address, uint16_t value)
-{
-    memcpy(fixture->host + address, &value, 2);
-}
-
-static uint16_t get16(const struct fixture *fixture, uint64_t address)
-{
-    uint16_t value;
-    memcpy(&value, fixture->host + address, 2);
-    return value;
-}
-
-static uint32_t get32(const struct fixture *fixture, uint64_t address)
-{
-    uint32_t value;
-    memcpy(&value, fixture->host + address, 4);
-    return value;
-}
-
 static void put_desc(struct fixture *fixture, uint64_t table, unsigned index, uint64_t address,
                      uint32_t length, uint16_t flags, uint16_t next)
 {
@@ -65,29 +47,29 @@ static void put_desc(struct fixture *fixture, uint64_t table, unsigned index, ui
 static void offer(struct fixture *fixture, uint16_t head)
 {
     uint16_t size = fixture->queue.size;
-    put16(fixture, AVAIL_RING + 4 + 2ull * (fixture->avail_idx & (size - 1)), head);
+    guest_put16(fixture->host, AVAIL_RING + 4 + 2ull * (fixture->avail_idx & (size - 1)), head);
     fixture->avail_idx++;
-    put16(fixture, AVAIL_RING + 2, fixture->avail_idx);
+    guest_put16(fixture->host, AVAIL_RING + 2, fixture->avail_idx);
 }
 
 static void set_used_event(struct fixture *fixture, uint16_t value)
 {
-    put16(fixture, AVAIL_RING + 4 + 2ull * fixture->queue.size, value);
+    guest_put16(fixture->host, AVAIL_RING + 4 + 2ull * fixture->queue.size, value);
 }
 
 static uint16_t used_idx(const struct fixture *fixture)
 {
-    return get16(fixture, USED_RING + 2);
+    return guest_get16(fixture->host, USED_RING + 2);
 }
 
 static uint32_t used_id(const struct fixture *fixture, unsigned slot)
 {
-    return get32(fixture, USED_RING + 4 + 8ull * slot);
+    return guest_get32(fixture->host, USED_RING + 4 + 8ull * slot);
 }
 
 static uint32_t used_length(const struct fixture *fixture, unsigned slot)
 {
-    return get32(fixture, USED_RING + 4 + 8ull * slot + 4);
+    return guest_get32(fixture->host, USED_RING + 4 + 8ull * slot + 4);
 }
 
 static void configure(struct fixture *fixture, uint16_t size, bool indirect, bool event_idx)
@@ -341,6 +323,50 @@ static void test_push_fills_used_ring(void **state)
     assert_int_equal(used_id(fixture, 1), 6); /* untouched */
 }
 
+/* A device that took chains it cannot use yet gives them back: they come
+ * again in the same order, and the used ring never hears of them. */
+static void test_unpop(void **state)
+{
+    struct fixture *fixture = *state;
+    for (uint16_t i = 0; i < 3; i++) {
+        put_desc(fixture, DESC_TABLE, i, DATA + 0x100ull * i, 64, VIRTQ_DESC_F_WRITE, 0);
+        offer(fixture, (uint16_t)(2 - i));
+    }
+    expect_good_chain(fixture, 2);
+    expect_good_chain(fixture, 1);
+    virtq_unpop(&fixture->queue, 2);
+    assert_int_equal(fixture->queue.last_avail_idx, 0);
+    assert_int_equal(used_idx(fixture), 0);
+    assert_true(virtq_has_available(&fixture->queue));
+    expect_good_chain(fixture, 2);
+    virtq_push(&fixture->queue, 2, 10);
+    expect_good_chain(fixture, 1);
+    expect_good_chain(fixture, 0);
+    virtq_unpop(&fixture->queue, 1);
+    expect_good_chain(fixture, 0);
+    enum virtq_error error;
+    assert_int_equal(virtq_pop(&fixture->queue, &fixture->chain, &error), 0);
+    assert_int_equal(used_idx(fixture), 1);
+    assert_int_equal(used_id(fixture, 0), 2);
+
+    /* Across the wrap of the 16-bit index. */
+    fixture->queue.last_avail_idx = 0xffff;
+    fixture->avail_idx = 0xffff;
+    offer(fixture, 1);
+    offer(fixture, 0);
+    expect_good_chain(fixture, 1);
+    expect_good_chain(fixture, 0);
+    assert_int_equal(fixture->queue.last_avail_idx, 1);
+    virtq_unpop(&fixture->queue, 2);
+    assert_int_equal(fixture->queue.last_avail_idx, 0xffff);
+    expect_good_chain(fixture, 1);
+
+    /* A queue that is not running has nothing to give back. */
+    configure(fixture, 8, true, false);
+    virtq_unpop(&fixture->queue, 1);
+    assert_int_equal(fixture->queue.last_avail_idx, 0);
+}
+
 static void test_index_wraparound(void **state)
 {
     struct fixture *fixture = *state;
@@ -348,12 +374,12 @@ static void test_index_wraparound(void **state)
     fixture->queue.last_avail_idx = 65534;
     fixture->queue.used_idx = 65534;
     fixture->avail_idx = 65534;
-    put16(fixture, AVAIL_RING + 2, 65534);
+    guest_put16(fixture->host, AVAIL_RING + 2, 65534);
     for (uint16_t i = 0; i < 4; i++) {
         put_desc(fixture, DESC_TABLE, i, DATA + 64ull * i, 64, VIRTQ_DESC_F_WRITE, 0);
         offer(fixture, i);
     }
-    assert_int_equal(get16(fixture, AVAIL_RING + 2), 2); /* 65534 + 4, mod 2^16 */
+    assert_int_equal(guest_get16(fixture->host, AVAIL_RING + 2), 2); /* 65534 + 4, mod 2^16 */
     for (uint16_t i = 0; i < 4; i++) {
         expect_good_chain(fixture, i);
         virtq_push(&fixture->queue, i, 64);
@@ -375,17 +401,17 @@ static void test_avail_index_jump(void **state)
     for (unsigned i = 0; i < 8; i++)
         put_desc(fixture, DESC_TABLE, i, DATA, 1, 0, 0);
     /* A full ring (exactly size ahead) is fine... */
-    put16(fixture, AVAIL_RING + 2, 8);
+    guest_put16(fixture->host, AVAIL_RING + 2, 8);
     expect_good_chain(fixture, 0);
     /* ...more than size ahead cannot be: the ring is broken. */
-    put16(fixture, AVAIL_RING + 2, 1 + 8 + 1);
+    guest_put16(fixture->host, AVAIL_RING + 2, 1 + 8 + 1);
     enum virtq_error error = VIRTQ_OK;
     assert_int_equal(virtq_pop(&fixture->queue, &fixture->chain, &error), -1);
     assert_int_equal(error, VIRTQ_ERROR_AVAIL_INDEX);
     assert_int_equal(fixture->chain.head, UINT16_MAX);
     assert_int_equal(fixture->queue.last_avail_idx, 1);
     /* Going backwards looks like a jump of almost 2^16. */
-    put16(fixture, AVAIL_RING + 2, 0);
+    guest_put16(fixture->host, AVAIL_RING + 2, 0);
     assert_int_equal(virtq_pop(&fixture->queue, &fixture->chain, &error), -1);
     assert_int_equal(error, VIRTQ_ERROR_AVAIL_INDEX);
 }
@@ -687,10 +713,10 @@ static void test_interrupt_without_event_idx(void **state)
     expect_good_chain(fixture, 0);
     virtq_push(&fixture->queue, 0, 1);
     assert_true(virtq_should_interrupt(&fixture->queue));
-    put16(fixture, AVAIL_RING, VIRTQ_AVAIL_F_NO_INTERRUPT);
+    guest_put16(fixture->host, AVAIL_RING, VIRTQ_AVAIL_F_NO_INTERRUPT);
     assert_false(virtq_should_interrupt(&fixture->queue));
     /* Other flag bits do not suppress; used_event means nothing here. */
-    put16(fixture, AVAIL_RING, 0xfffe);
+    guest_put16(fixture->host, AVAIL_RING, 0xfffe);
     set_used_event(fixture, 12345);
     assert_true(virtq_should_interrupt(&fixture->queue));
 }
@@ -708,7 +734,7 @@ static void test_interrupt_with_event_idx(void **state)
     struct fixture *fixture = *state;
     start(fixture, 8, true, true);
     /* NO_INTERRUPT is for drivers without event idx; ignored here. */
-    put16(fixture, AVAIL_RING, VIRTQ_AVAIL_F_NO_INTERRUPT);
+    guest_put16(fixture->host, AVAIL_RING, VIRTQ_AVAIL_F_NO_INTERRUPT);
     set_used_event(fixture, 0);
     /* The first push after start always interrupts: nothing signalled yet. */
     assert_true(push_and_ask(fixture, 1)); /* used idx 1 */
@@ -762,23 +788,23 @@ static void test_enable_notification(void **state)
     expect_good_chain(fixture, 0);
     expect_good_chain(fixture, 1);
     uint64_t avail_event = USED_RING + 4 + 8 * 8;
-    put16(fixture, avail_event, 0xbeef);
+    guest_put16(fixture->host, avail_event, 0xbeef);
     /* One chain still waits: keep going. */
     assert_true(virtq_enable_notification(&fixture->queue));
-    assert_int_equal(get16(fixture, avail_event), 2);
+    assert_int_equal(guest_get16(fixture->host, avail_event), 2);
     expect_good_chain(fixture, 2);
     assert_false(virtq_enable_notification(&fixture->queue));
-    assert_int_equal(get16(fixture, avail_event), 3);
+    assert_int_equal(guest_get16(fixture->host, avail_event), 3);
     /* The event idx device leaves the used flags alone. */
-    assert_int_equal(get16(fixture, USED_RING), 0);
+    assert_int_equal(guest_get16(fixture->host, USED_RING), 0);
 
     /* Without event idx: the NO_NOTIFY flag is cleared instead. */
     start(fixture, 8, true, false);
-    put16(fixture, USED_RING, VIRTQ_USED_F_NO_NOTIFY);
-    put16(fixture, avail_event, 0xbeef);
+    guest_put16(fixture->host, USED_RING, VIRTQ_USED_F_NO_NOTIFY);
+    guest_put16(fixture->host, avail_event, 0xbeef);
     assert_false(virtq_enable_notification(&fixture->queue));
-    assert_int_equal(get16(fixture, USED_RING), 0);
-    assert_int_equal(get16(fixture, avail_event), 0xbeef);
+    assert_int_equal(guest_get16(fixture->host, USED_RING), 0);
+    assert_int_equal(guest_get16(fixture->host, avail_event), 0xbeef);
     put_desc(fixture, DESC_TABLE, 0, DATA, 1, 0, 0);
     offer(fixture, 0);
     assert_true(virtq_enable_notification(&fixture->queue));
@@ -850,6 +876,7 @@ int main(void)
         TEST(test_chain_through_whole_table),
         TEST(test_zero_length_descriptors),
         TEST(test_push_fills_used_ring),
+        TEST(test_unpop),
         TEST(test_index_wraparound),
         TEST(test_avail_index_jump),
         TEST(test_head_out_of_range),
