@@ -98,6 +98,28 @@ static int write_options_seeds(void)
     return failed;
 }
 
+static int write_net_config_seeds(void)
+{
+    static const char *const seeds[] = {
+        "user",
+        "user,restrict=on,mac=02:67:75:65:00:01",
+        "user,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53",
+        "user,restrict=yes,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8080",
+        "user,guestfwd=:10.0.2.4:1-tcp:192.0.2.1:65535,hostfwd=::0-10.0.2.100:1",
+        "tap,ifname=tap0,vhost=on,mac=52:54:00:12:34:56",
+        "tap,ifname=0123456789abcde,vhost=off",
+        "user,hostfwd=tcp::x-:22",
+        "user,ifname=tap0,,mac=",
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "value-%zu", i);
+        failed |= write_seed("net_config", name, seeds[i], strlen(seeds[i]));
+    }
+    return failed;
+}
+
 static int write_rtc_seeds(void)
 {
     /* Pairs of (op, argument): op low 2 bits 0 read, 1 write (argument the
@@ -1005,6 +1027,6 @@ int main(int argc, char **argv)
                  write_uart_seeds() | write_rtc_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
-                 write_fw_cfg_seeds() | write_test_devices_seeds();
+                 write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds();
     return failed ? 1 : 0;
 }
