@@ -51,11 +51,10 @@ static void check_user(const struct net_config *config)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    /* Up to a NUL, as a command-line argument ends. */
+    char *text = strndup((const char *)data, size);
     if (!text)
         abort();
-    memcpy(text, data, size);
-    text[size] = '\0';
 
     struct net_config config;
     struct error error;

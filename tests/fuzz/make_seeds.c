@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "net_frames.h"
 #include "synthetic_images.h"
 /* Only <stdint.h> inside: the seeds need the constants, not the library. */
 #include "../../src/boot/zbi_format.h"
@@ -33,6 +34,15 @@ static int write_seed(const char *corpus, const char *name, const void *bytes, s
         return -1;
     }
     return 0;
+}
+
+/* corpus/PREFIX-INDEX */
+static int write_numbered_seed(const char *corpus, const char *prefix, size_t index,
+                               const void *bytes, size_t size)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%s-%zu", prefix, index);
+    return write_seed(corpus, name, bytes, size);
 }
 
 static int write_bzimage_seeds(void)
@@ -91,9 +101,7 @@ static int write_options_seeds(void)
         size_t length = sizeof(seeds[i]);
         while (length > 0 && seeds[i][length - 1] == '\0')
             length--;
-        char name[32];
-        snprintf(name, sizeof(name), "args-%zu", i);
-        failed |= write_seed("options", name, seeds[i], length);
+        failed |= write_numbered_seed("options", "args", i, seeds[i], length);
     }
     return failed;
 }
@@ -112,11 +120,52 @@ static int write_net_config_seeds(void)
         "user,ifname=tap0,,mac=",
     };
     int failed = 0;
-    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "value-%zu", i);
-        failed |= write_seed("net_config", name, seeds[i], strlen(seeds[i]));
-    }
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        failed |= write_numbered_seed("net_config", "value", i, seeds[i], strlen(seeds[i]));
+    return failed;
+}
+
+/* fuzz_net_slirp's records: op 0 a frame (16-bit length, then its bytes), 2
+ * the device refuses or takes frames from now on, 3 rx_ready, 4 a round. */
+static size_t net_slirp_record(uint8_t *seed, size_t used, const uint8_t *frame, size_t length)
+{
+    seed[used] = 0;
+    seed[used + 1] = (uint8_t)length;
+    seed[used + 2] = (uint8_t)(length >> 8);
+    memcpy(seed + used + 3, frame, length);
+    return used + 3 + length;
+}
+
+static int write_net_slirp_seeds(void)
+{
+    static uint8_t seed[8 * (3 + NET_FRAME_MAX)];
+    uint8_t frame[NET_FRAME_MAX];
+    uint32_t gateway = net_frame_ip("10.0.2.2"), dns = net_frame_ip("10.0.2.3");
+    size_t used = net_slirp_record(seed, 0, frame, net_frame_arp_request(frame, gateway));
+    used = net_slirp_record(seed, used, frame, net_frame_dhcp_discover(frame, 1));
+    seed[used++] = 4;
+    int failed = write_seed("net_slirp", "arp-dhcp", seed, used);
+
+    used = net_slirp_record(seed, 0, frame, net_frame_arp_request(frame, gateway));
+    used = net_slirp_record(seed, used, frame,
+                            net_frame_tcp(frame, 40000, gateway, 22, 1000, 0, TCP_SYN, NULL, 0));
+    used = net_slirp_record(seed, used, frame,
+                            net_frame_udp(frame, net_frame_slirp_mac,
+                                          net_frame_ip(NET_FRAME_GUEST_IP), 40001, dns, 53,
+                                          "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12));
+    seed[used++] = 4;
+    failed |= write_seed("net_slirp", "tcp-udp", seed, used);
+
+    /* The device refusing: the backlog, then rx_ready. */
+    seed[0] = 2;
+    used = 1;
+    for (int i = 0; i < 3; i++)
+        used = net_slirp_record(seed, used, frame, net_frame_arp_request(frame, dns));
+    seed[used++] = 4;
+    seed[used++] = 2;
+    seed[used++] = 3;
+    seed[used++] = 4;
+    failed |= write_seed("net_slirp", "backlog", seed, used);
     return failed;
 }
 
@@ -1027,6 +1076,7 @@ int main(int argc, char **argv)
                  write_uart_seeds() | write_rtc_seeds() | write_virtq_seeds() | write_virtio_blk_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
-                 write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds();
+                 write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
+                 write_net_slirp_seeds();
     return failed ? 1 : 0;
 }

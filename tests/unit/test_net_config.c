@@ -38,6 +38,25 @@ static void assert_refused(const char *text, const char *mentions)
         fail_msg("error \"%s\" is not one line naming --net", error.message);
 }
 
+struct refusal {
+    const char *value;
+    const char *mentions;
+};
+
+/* Each value after prefix ("user,hostfwd="): refused, the message quoting
+ * the item and mentioning the fault. */
+static void assert_values_refused(const char *prefix, const struct refusal *bad, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "%s%s", prefix, bad[i].value);
+        assert_refused(text, bad[i].mentions);
+        assert_refused(text, strchr(text, ',') + 1);
+    }
+}
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
 static void test_user_defaults(void **state)
 {
     (void)state;
@@ -65,7 +84,7 @@ static void test_restrict_values(void **state)
         {"user,restrict=off", false},
         {"user,restrict=no", false},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < COUNT(cases); i++) {
         struct net_config config;
         parse_ok(cases[i].text, &config);
         assert_int_equal(config.restrict_guest, cases[i].on);
@@ -88,10 +107,7 @@ static void test_mac(void **state)
     assert_int_equal(config.mac[0], 0x02);
     assert_int_equal(config.mac[5], 0x01);
 
-    static const struct {
-        const char *mac;
-        const char *mentions;
-    } bad[] = {
+    static const struct refusal bad[] = {
         {"52:54:00:12:34", "is not a MAC address"},
         {"52:54:00:12:34:5g", "is not a MAC address"},
         {"52-54-00-12-34-56", "is not a MAC address"},
@@ -103,12 +119,10 @@ static void test_mac(void **state)
         {"ff:ff:ff:ff:ff:ff", "multicast"},
         {"00:00:00:00:00:00", "all zeros"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char text[64];
-        snprintf(text, sizeof(text), "user,mac=%s", bad[i].mac);
-        assert_refused(text, bad[i].mentions);
+    assert_values_refused("user,mac=", bad, COUNT(bad));
+    for (size_t i = 0; i < COUNT(bad); i++) {
         uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
-        assert_int_equal(net_config_parse_mac(bad[i].mac, mac), -1);
+        assert_int_equal(net_config_parse_mac(bad[i].value, mac), -1);
         static const uint8_t untouched[6] = {1, 2, 3, 4, 5, 6};
         assert_memory_equal(mac, untouched, 6);
     }
@@ -163,7 +177,7 @@ static void test_hostfwd_accepted(void **state)
         {"tcp::8080-10.0.2.254:80", false, "0.0.0.0", 8080, "10.0.2.254", 80},
         {"tcp::1-10.0.2.1:80", false, "0.0.0.0", 1, "10.0.2.1", 80},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < COUNT(cases); i++) {
         char text[128];
         snprintf(text, sizeof(text), "user,hostfwd=%s", cases[i].rule);
         struct net_config config;
@@ -189,10 +203,7 @@ static void test_hostfwd_refused(void **state)
     assert_int_equal(net_config_parse("user,restrict=on,hostfwd=tcp::x-:22", &config, &error), -1);
     assert_string_equal(error.message, "--net user,hostfwd=tcp::x-:22: \"x\" is not a port");
 
-    static const struct {
-        const char *rule;
-        const char *mentions;
-    } bad[] = {
+    static const struct refusal bad[] = {
         {"tcp::2222-:0", "\"0\" is not a port"},
         {"tcp::65536-:22", "\"65536\" is not a port"},
         {"tcp::2222-:99999", "\"99999\" is not a port"},
@@ -221,12 +232,7 @@ static void test_hostfwd_refused(void **state)
         {"tcp::2222-22", "\"22\" is not [GUESTADDR]:GUESTPORT"},
         {"tcp:2222-:22", "\"2222\" is not [HOSTADDR]:HOSTPORT"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char text[128];
-        snprintf(text, sizeof(text), "user,hostfwd=%s", bad[i].rule);
-        assert_refused(text, bad[i].mentions);
-        assert_refused(text, text + 5); /* the item is quoted */
-    }
+    assert_values_refused("user,hostfwd=", bad, COUNT(bad));
 }
 
 /* "user,KEY=RULE,KEY=RULE..." with count rules, the ports counting up. */
@@ -286,10 +292,7 @@ static void test_guestfwd_accepted(void **state)
 static void test_guestfwd_refused(void **state)
 {
     (void)state;
-    static const struct {
-        const char *rule;
-        const char *mentions;
-    } bad[] = {
+    static const struct refusal bad[] = {
         {"tcp:10.0.2.100:80", "not [tcp]:GUESTADDR:GUESTPORT-tcp:HOSTADDR:HOSTPORT"},
         {"10.0.2.100:80-tcp:127.0.0.1:80", "not [tcp]:GUESTADDR:GUESTPORT-tcp:HOSTADDR:HOSTPORT"},
         {"udp:10.0.2.100:80-tcp:127.0.0.1:80", "guestfwd forwards tcp only"},
@@ -318,12 +321,7 @@ static void test_guestfwd_refused(void **state)
         {"tcp:10.0.2.100:80-tcp:224.0.0.1:80", "is not one to connect to"},
         {"tcp:10.0.2.100:80-tcp:255.255.255.255:80", "is not one to connect to"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char text[128];
-        snprintf(text, sizeof(text), "user,guestfwd=%s", bad[i].rule);
-        assert_refused(text, bad[i].mentions);
-        assert_refused(text, text + 5);
-    }
+    assert_values_refused("user,guestfwd=", bad, COUNT(bad));
     assert_refused("user,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:80,"
                    "guestfwd=:10.0.2.100:80-tcp:127.0.0.1:81",
                    "10.0.2.100:80 is forwarded twice");
