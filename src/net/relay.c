@@ -151,10 +151,10 @@ static void connection_open(struct net_relay *relay, const struct relay_listener
 {
     struct relay_connection *connection = NULL;
     if (relay->connection_count == NET_RELAY_MAX_CONNECTIONS) {
-        log_once("guestfwd: more than %d connections at once; closing new ones",
+        log_once("guestfwd: more than %d connections at once; closing new ones (logged once)",
                  NET_RELAY_MAX_CONNECTIONS);
     } else if (!(connection = malloc(sizeof(*connection)))) {
-        log_once("guestfwd: out of memory; closing new connections");
+        log_once("guestfwd: out of memory; closing new connections (logged once)");
     }
     if (!connection) {
         close(guest_fd);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/net_config.h"
+#include "net/relay.h"
 #include "net/slirp.h"
 #include "net_frames.h"
 
@@ -290,7 +291,7 @@ static int bound_socket(int type, uint16_t *port)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
     *port = ntohs(address.sin_port);
     if (type == SOCK_STREAM)
-        assert_int_equal(listen(fd, 8), 0);
+        assert_int_equal(listen(fd, 128), 0);
     return fd;
 }
 
@@ -637,40 +638,73 @@ static void test_hostfwd_port_in_use(void **state)
     check_port_in_use("udp:127.0.0.1:%u-:53", SOCK_DGRAM);
 }
 
+/* A started network whose guestfwd takes 10.0.2.100:8080 to a host service
+ * on 127.0.0.1, slirp knowing the guest's MAC. */
+struct forwarded {
+    struct fake_guest *guest;
+    struct net_backend *backend;
+    int next;        /* the first frame not yet looked at */
+    int service;     /* the service's listener; -1 when nothing listens */
+    uint32_t server; /* 10.0.2.100 */
+};
+
+static void forwarded_open(struct forwarded *forwarded, bool listening)
+{
+    uint16_t port;
+    forwarded->service = listening ? bound_socket(SOCK_STREAM, &port) : -1;
+    if (!listening)
+        port = free_port();
+    char text[128];
+    snprintf(text, sizeof(text), "user,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:%u",
+             port);
+    forwarded->guest = guest_new();
+    forwarded->backend = started_network(text, forwarded->guest);
+    forwarded->next = 0;
+    forwarded->server = net_frame_ip("10.0.2.100");
+    arp_round_trip(forwarded->backend, forwarded->guest, &forwarded->next);
+}
+
+static void forwarded_close(struct forwarded *forwarded)
+{
+    close_network(forwarded->backend);
+    guest_free(forwarded->guest);
+    if (forwarded->service >= 0)
+        close(forwarded->service);
+}
+
+/* The guest connects from port to 10.0.2.100:8080; slirp's next seq. */
+static uint32_t forwarded_connect(struct forwarded *forwarded, uint16_t port)
+{
+    return guest_connect(forwarded->backend, forwarded->guest, &forwarded->next, port,
+                         forwarded->server, 8080);
+}
+
 static void test_guestfwd_connection_per_guest_connection(void **state)
 {
     (void)state;
-    uint16_t service_port;
-    int service = bound_socket(SOCK_STREAM, &service_port);
-    char text[128];
-    snprintf(text, sizeof(text), "user,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:%u",
-             service_port);
-    struct fake_guest *guest = guest_new();
-    struct net_backend *backend = started_network(text, guest);
-    int next = 0;
-    arp_round_trip(backend, guest, &next);
+    struct forwarded f;
+    forwarded_open(&f, true);
     /* slirp answers ARP for a guestfwd address. */
-    uint32_t server = net_frame_ip("10.0.2.100");
     uint8_t frame[NET_FRAME_MAX];
-    send_frame(backend, frame, net_frame_arp_request(frame, server));
-    assert_non_null(wait_frame(guest, &next, is_arp_reply, &server, NULL));
+    send_frame(f.backend, frame, net_frame_arp_request(frame, f.server));
+    assert_non_null(wait_frame(f.guest, &f.next, is_arp_reply, &f.server, NULL));
 
     /* Two guest connections, two host connections. */
-    uint32_t first_seq = guest_connect(backend, guest, &next, 40001, server, 8080);
-    int first = accept_within(service, WAIT_MS);
+    uint32_t first_seq = forwarded_connect(&f, 40001);
+    int first = accept_within(f.service, WAIT_MS);
     assert_true(first >= 0);
-    guest_connect(backend, guest, &next, 40002, server, 8080);
-    int second = accept_within(service, WAIT_MS);
+    forwarded_connect(&f, 40002);
+    int second = accept_within(f.service, WAIT_MS);
     assert_true(second >= 0);
 
     /* Bytes both ways on the first. */
     assert_int_equal(send(first, "hello", 5, MSG_NOSIGNAL), 5);
-    struct net_frame_tcp_info data = wait_tcp(guest, &next, 40001, TCP_ACK, true);
+    struct net_frame_tcp_info data = wait_tcp(f.guest, &f.next, 40001, TCP_ACK, true);
     assert_int_equal(data.seq, first_seq);
     assert_int_equal(data.length, 5);
     assert_memory_equal(data.data, "hello", 5);
-    send_frame(backend, frame,
-               net_frame_tcp(frame, 40001, server, 8080, GUEST_ISN + 1, first_seq + 5,
+    send_frame(f.backend, frame,
+               net_frame_tcp(frame, 40001, f.server, 8080, GUEST_ISN + 1, first_seq + 5,
                              TCP_ACK | TCP_PSH, "world", 5));
     assert_true(readable_within(first, WAIT_MS));
     char bytes[8];
@@ -679,32 +713,56 @@ static void test_guestfwd_connection_per_guest_connection(void **state)
 
     /* The service ends the second: the guest's connection ends too. */
     close(second);
-    wait_tcp(guest, &next, 40002, TCP_FIN, false);
-    close_network(backend);
-    guest_free(guest);
+    wait_tcp(f.guest, &f.next, 40002, TCP_FIN, false);
     close(first);
-    close(service);
+    forwarded_close(&f);
 }
 
 static void test_guestfwd_service_unreachable(void **state)
 {
     (void)state;
-    char text[128];
-    snprintf(text, sizeof(text), "user,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:%u",
-             free_port());
-    struct fake_guest *guest = guest_new();
-    struct net_backend *backend = started_network(text, guest);
-    int next = 0;
-    arp_round_trip(backend, guest, &next);
-    uint32_t server = net_frame_ip("10.0.2.100");
+    struct forwarded f;
+    forwarded_open(&f, false);
     /* Twice: the first failure does not spoil the rule. */
     for (uint16_t port = 40001; port <= 40002; port++) {
-        guest_connect(backend, guest, &next, port, server, 8080);
-        wait_tcp(guest, &next, port, TCP_FIN, false);
+        forwarded_connect(&f, port);
+        wait_tcp(f.guest, &f.next, port, TCP_FIN, false);
     }
-    arp_round_trip(backend, guest, &next); /* and the network still runs */
-    close_network(backend);
-    guest_free(guest);
+    arp_round_trip(f.backend, f.guest, &f.next); /* and the network still runs */
+    forwarded_close(&f);
+}
+
+static bool is_fin_to(const uint8_t *frame, size_t length, const void *argument)
+{
+    struct tcp_expect expect = {*(const uint16_t *)argument, TCP_FIN, false};
+    return is_tcp(frame, length, &expect);
+}
+
+/* The relay serves NET_RELAY_MAX_CONNECTIONS at once; the next guest
+ * connection is closed, the others live on. */
+static void test_guestfwd_connection_limit(void **state)
+{
+    (void)state;
+    struct forwarded f;
+    forwarded_open(&f, true);
+    enum { LIMIT = NET_RELAY_MAX_CONNECTIONS };
+    int accepted[LIMIT];
+    for (int i = 0; i < LIMIT; i++) {
+        forwarded_connect(&f, (uint16_t)(41000 + i));
+        accepted[i] = accept_within(f.service, WAIT_MS);
+        assert_true(accepted[i] >= 0);
+    }
+    uint16_t over = 41000 + LIMIT;
+    forwarded_connect(&f, over);
+    wait_tcp(f.guest, &f.next, over, TCP_FIN, false);
+    arp_round_trip(f.backend, f.guest, &f.next);
+    for (uint16_t port = 41000; port < over; port++)
+        if (any_frame(f.guest, is_fin_to, &port))
+            fail_msg("connection from port %u closed", port);
+    assert_int_equal(accept_within(f.service, 0), -1);
+    for (int i = 0; i < LIMIT; i++)
+        close(accepted[i]);
+    forwarded_close(&f);
 }
 
 static void test_tx_ring_full(void **state)
@@ -862,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_hostfwd_port_in_use),
         cmocka_unit_test(test_guestfwd_connection_per_guest_connection),
         cmocka_unit_test(test_guestfwd_service_unreachable),
+        cmocka_unit_test(test_guestfwd_connection_limit),
         cmocka_unit_test(test_tx_ring_full),
         cmocka_unit_test(test_rx_backlog),
         cmocka_unit_test(test_stop_start_and_leaks),
