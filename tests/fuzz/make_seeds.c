@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "net_frames.h"
 #include "synthetic_images.h"
 /* Only <stdint.h> inside: the seeds need the constants, not the library. */
 #include "../../src/boot/zbi_format.h"
@@ -34,6 +35,15 @@ static int write_seed(const char *corpus, const char *name, const void *bytes, s
         return -1;
     }
     return 0;
+}
+
+/* corpus/PREFIX-INDEX */
+static int write_numbered_seed(const char *corpus, const char *prefix, size_t index,
+                               const void *bytes, size_t size)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%s-%zu", prefix, index);
+    return write_seed(corpus, name, bytes, size);
 }
 
 static int write_bzimage_seeds(void)
@@ -92,10 +102,71 @@ static int write_options_seeds(void)
         size_t length = sizeof(seeds[i]);
         while (length > 0 && seeds[i][length - 1] == '\0')
             length--;
-        char name[32];
-        snprintf(name, sizeof(name), "args-%zu", i);
-        failed |= write_seed("options", name, seeds[i], length);
+        failed |= write_numbered_seed("options", "args", i, seeds[i], length);
     }
+    return failed;
+}
+
+static int write_net_config_seeds(void)
+{
+    static const char *const seeds[] = {
+        "user",
+        "user,restrict=on,mac=02:67:75:65:00:01",
+        "user,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53",
+        "user,restrict=yes,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8080",
+        "user,guestfwd=:10.0.2.4:1-tcp:192.0.2.1:65535,hostfwd=::0-10.0.2.100:1",
+        "tap,ifname=tap0,vhost=on,mac=52:54:00:12:34:56",
+        "tap,ifname=0123456789abcde,vhost=off",
+        "user,hostfwd=tcp::x-:22",
+        "user,ifname=tap0,,mac=",
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        failed |= write_numbered_seed("net_config", "value", i, seeds[i], strlen(seeds[i]));
+    return failed;
+}
+
+/* fuzz_net_slirp's records: op 0 a frame (16-bit length, then its bytes), 2
+ * the device refuses or takes frames from now on, 3 rx_ready, 4 a round. */
+static size_t net_slirp_record(uint8_t *seed, size_t used, const uint8_t *frame, size_t length)
+{
+    seed[used] = 0;
+    seed[used + 1] = (uint8_t)length;
+    seed[used + 2] = (uint8_t)(length >> 8);
+    memcpy(seed + used + 3, frame, length);
+    return used + 3 + length;
+}
+
+static int write_net_slirp_seeds(void)
+{
+    static uint8_t seed[8 * (3 + NET_FRAME_MAX)];
+    uint8_t frame[NET_FRAME_MAX];
+    uint32_t gateway = net_frame_ip("10.0.2.2"), dns = net_frame_ip("10.0.2.3");
+    size_t used = net_slirp_record(seed, 0, frame, net_frame_arp_request(frame, gateway));
+    used = net_slirp_record(seed, used, frame, net_frame_dhcp_discover(frame, 1));
+    seed[used++] = 4;
+    int failed = write_seed("net_slirp", "arp-dhcp", seed, used);
+
+    used = net_slirp_record(seed, 0, frame, net_frame_arp_request(frame, gateway));
+    used = net_slirp_record(seed, used, frame,
+                            net_frame_tcp(frame, 40000, gateway, 22, 1000, 0, TCP_SYN, NULL, 0));
+    used = net_slirp_record(seed, used, frame,
+                            net_frame_udp(frame, net_frame_slirp_mac,
+                                          net_frame_ip(NET_FRAME_GUEST_IP), 40001, dns, 53,
+                                          "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12));
+    seed[used++] = 4;
+    failed |= write_seed("net_slirp", "tcp-udp", seed, used);
+
+    /* The device refusing: the backlog, then rx_ready. */
+    seed[0] = 2;
+    used = 1;
+    for (int i = 0; i < 3; i++)
+        used = net_slirp_record(seed, used, frame, net_frame_arp_request(frame, dns));
+    seed[used++] = 4;
+    seed[used++] = 2;
+    seed[used++] = 3;
+    seed[used++] = 4;
+    failed |= write_seed("net_slirp", "backlog", seed, used);
     return failed;
 }
 
@@ -1177,6 +1248,7 @@ int main(int argc, char **argv)
                  write_virtio_net_seeds() |
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
-                 write_fw_cfg_seeds() | write_test_devices_seeds();
+                 write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
+                 write_net_slirp_seeds();
     return failed ? 1 : 0;
 }
