@@ -22,6 +22,8 @@
 
 #include "error.h"
 #include "event_loop.h"
+#include "memory.h"
+#include "net/vhost_net.h"
 
 /* Offloads, as a tap's TUNSETOFFLOAD names them (TUN_F_*): what a back end can
  * take in frames from the guest, and what the guest said it can take. */
@@ -53,15 +55,28 @@ struct net_backend_ops {
     /* One frame from the guest.  Returns 0 when taken (or dropped: logged
      * once), -1 with errno EAGAIN when the back end cannot take it now: the
      * device keeps the frame and the rest of its transmit queue until the back
-     * end calls backend->tx_ready. */
+     * end calls backend->tx_ready.  The back end is done with iov when it
+     * returns: the chain goes back to the guest at once. */
     int (*send)(struct net_backend *backend, const struct iovec *iov, int count);
-    /* The guest has posted receive buffers after receive returned false.
-     * Called with the device lock held: the back end must not call
-     * port.receive from here, only arrange for its own thread to. */
+    /* The guest has posted receive buffers after receive returned false (or
+     * reset the device).  Called with the device lock held, from the loop or
+     * a vCPU thread: the back end must not call port.receive from here, only
+     * arrange for its own thread to. */
     void (*rx_ready)(struct net_backend *backend);
     /* Optional: the guest negotiated these NET_OFFLOAD_* for frames it
-     * receives (a tap passes them to TUNSETOFFLOAD). */
+     * receives (a tap passes them to TUNSETOFFLOAD).  Called with the device
+     * lock held, from a vCPU thread (DRIVER_OK) or the loop. */
     int (*set_rx_offloads)(struct net_backend *backend, unsigned offloads, struct error *error);
+    /* Optional (a tap with vhost-net): the host kernel serves the receive
+     * and transmit queues itself.  Called at DRIVER_OK, from a vCPU thread
+     * with the device lock held, with the rings as the driver set them and
+     * the features it accepted.  Returns 0 when the kernel took them (the
+     * device leaves those two queues alone until vhost_stop), -1 when the
+     * device's own path serves them (the back end has said why, once). */
+    int (*vhost_start)(struct net_backend *backend, const struct guest_memory *memory,
+                       uint64_t features, const struct vhost_net_ring rings[VHOST_NET_RING_COUNT]);
+    /* The device is being reset: take the rings back from the kernel. */
+    void (*vhost_stop)(struct net_backend *backend);
     /* Stops the I/O started by start (idempotent). */
     void (*stop)(struct net_backend *backend, struct event_loop *loop);
     void (*destroy)(struct net_backend *backend);
@@ -76,5 +91,13 @@ struct net_backend {
      * (from any thread) when it can take frames again. */
     void (*tx_ready)(void *device);
 };
+
+struct net_config;
+
+/* The back end a --net option names (user: slirp.c, tap: tap.c), not yet
+ * started.  Start-up checks (a port in use, a missing tap) fail here, with
+ * the option named in error. */
+int net_backend_create(const struct net_config *config, struct net_backend **backend,
+                       struct error *error);
 
 #endif

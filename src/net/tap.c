@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net/vhost_net.h"
 
 /* The virtio 1.x header (struct virtio_net_hdr_v1): what the tap reads and
  * writes in front of every frame. */
@@ -28,6 +29,10 @@ struct net_tap {
     struct event_source tap_source, rx_kick_source;
     bool rx_blocked; /* the guest had no buffers: the frame in buffer waits */
     bool tx_blocked; /* a write met a full tap queue: tell the device when it drains */
+    bool vhost_opened;  /* /dev/vhost-net is ours (vhost=on, or auto and it opened) */
+    bool vhost_running; /* the kernel moves the frames: we leave the tap alone */
+    enum net_vhost vhost_mode;
+    struct vhost_net vhost;
     size_t held_length; /* bytes of the held frame in buffer, 0 when none */
     uint8_t *buffer;    /* header + the largest frame */
 };
@@ -40,6 +45,10 @@ static struct net_tap *tap_of(struct net_backend *backend)
 static void tap_update_watch(struct net_tap *tap)
 {
     uint32_t events = (tap->rx_blocked ? 0 : EPOLLIN) | (tap->tx_blocked ? EPOLLOUT : 0);
+    if (tap->vhost_running)
+        events = 0;
+    if (!tap->loop)
+        return;
     if (event_loop_rewatch(tap->loop, &tap->tap_source, events))
         log_once("--net tap,ifname=%s: epoll: %s", tap->ifname, strerror(errno));
 }
@@ -180,6 +189,34 @@ static int tap_set_rx_offloads(struct net_backend *backend, unsigned offloads,
     return 0;
 }
 
+static int tap_vhost_start(struct net_backend *backend, const struct guest_memory *memory,
+                           uint64_t features,
+                           const struct vhost_net_ring rings[VHOST_NET_RING_COUNT])
+{
+    struct net_tap *tap = tap_of(backend);
+    if (!tap->vhost_opened)
+        return -1;
+    struct error error;
+    if (vhost_net_start(&tap->vhost, memory, features, rings, tap->fd, &error)) {
+        log_once("--net tap,ifname=%s: %s; frames go through the VMM instead", tap->ifname,
+                 error.message);
+        return -1;
+    }
+    tap->vhost_running = true;
+    tap_update_watch(tap);
+    return 0;
+}
+
+static void tap_vhost_stop(struct net_backend *backend)
+{
+    struct net_tap *tap = tap_of(backend);
+    if (!tap->vhost_running)
+        return;
+    vhost_net_stop(&tap->vhost);
+    tap->vhost_running = false;
+    tap_update_watch(tap);
+}
+
 static void tap_stop(struct net_backend *backend, struct event_loop *loop)
 {
     struct net_tap *tap = tap_of(backend);
@@ -193,6 +230,8 @@ static void tap_stop(struct net_backend *backend, struct event_loop *loop)
 static void tap_destroy(struct net_backend *backend)
 {
     struct net_tap *tap = tap_of(backend);
+    if (tap->vhost_opened)
+        vhost_net_close(&tap->vhost);
     if (tap->fd >= 0)
         close(tap->fd);
     if (tap->rx_kick_fd >= 0)
@@ -207,6 +246,8 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send,
     .rx_ready = tap_rx_ready,
     .set_rx_offloads = tap_set_rx_offloads,
+    .vhost_start = tap_vhost_start,
+    .vhost_stop = tap_vhost_stop,
     .stop = tap_stop,
     .destroy = tap_destroy,
 };
@@ -226,6 +267,24 @@ static const char *tap_attach_fault(int error_number)
     default:
         return strerror(error_number);
     }
+}
+
+/* vhost=on: vhost-net or nothing; auto: vhost-net when it opens, otherwise
+ * one line saying why and the user-space path; off: never. */
+static int tap_open_vhost(struct net_tap *tap, struct error *error)
+{
+    if (tap->vhost_mode == NET_VHOST_OFF)
+        return 0;
+    struct error detail;
+    if (vhost_net_open(&tap->vhost, &detail) == 0) {
+        tap->vhost_opened = true;
+        return 0;
+    }
+    if (tap->vhost_mode == NET_VHOST_ON)
+        return error_set(error, "--net tap,ifname=%s,vhost=on: %s", tap->ifname, detail.message);
+    log_message("--net tap,ifname=%s: no vhost-net (%s); frames go through the VMM",
+                tap->ifname, detail.message);
+    return 0;
 }
 
 static int tap_open(struct net_tap *tap, struct error *error)
@@ -263,7 +322,7 @@ static int tap_open(struct net_tap *tap, struct error *error)
     tap->rx_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (tap->rx_kick_fd < 0)
         return error_set(error, "--net tap,ifname=%s: eventfd: %s", name, strerror(errno));
-    return 0;
+    return tap_open_vhost(tap, error);
 }
 
 int net_tap_create(struct net_backend **backend, const struct net_config *config,
@@ -273,6 +332,8 @@ int net_tap_create(struct net_backend **backend, const struct net_config *config
     if (!tap)
         return error_set(error, "--net tap: out of memory");
     tap->fd = tap->rx_kick_fd = -1;
+    tap->vhost.fd = -1;
+    tap->vhost_mode = config->vhost;
     memcpy(tap->ifname, config->ifname, sizeof(tap->ifname));
     tap->ifname[sizeof(tap->ifname) - 1] = '\0';
     tap->backend = (struct net_backend){

@@ -348,6 +348,7 @@ int virtio_device_start(struct virtio_device *device, struct event_loop *loop, b
         device->thread_started = true;
         return 0;
     }
+    device->loop = loop;
     for (unsigned q = 0; q < device->ops->queue_count; q++) {
         device->notify_source[q] =
             (struct event_source){device->notify_fd[q], virtio_device_loop_handler, device};
@@ -370,4 +371,11 @@ void virtio_device_stop(struct virtio_device *device, struct event_loop *loop)
             if (device->notify_source[q].handler)
                 event_loop_forget(loop, &device->notify_source[q]);
     }
+}
+
+int virtio_device_watch_queue(struct virtio_device *device, unsigned queue, bool watch)
+{
+    if (!device->loop || queue >= device->ops->queue_count)
+        return -1;
+    return event_loop_rewatch(device->loop, &device->notify_source[queue], watch ? EPOLLIN : 0);
 }

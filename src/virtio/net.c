@@ -353,7 +353,7 @@ static bool virtio_net_rx_running(const struct virtio_device *device)
 /* Device lock held: checks the frame, then delivers it. */
 static bool virtio_net_receive_locked(struct virtio_net *net, const struct iovec *iov, int count)
 {
-    if (!virtio_net_rx_running(&net->device)) {
+    if (!virtio_net_rx_running(&net->device) || net->vhost_running) {
         net->stats.rx_not_ready++;
         return true;
     }
@@ -669,6 +669,8 @@ uint32_t virtio_net_handle_control(struct virtio_device *device, struct virtq_ch
 static void virtio_net_queue_notify(struct virtio_device *device, unsigned queue)
 {
     struct virtio_net *net = device->opaque;
+    if (net->vhost_running && queue != VIRTIO_NET_CTRL_QUEUE)
+        return; /* the kernel serves it (a notification that was already on its way) */
     if (queue == VIRTIO_NET_RX_QUEUE)
         virtio_net_rx_posted(net);
     else if (queue == VIRTIO_NET_TX_QUEUE)
@@ -677,11 +679,55 @@ static void virtio_net_queue_notify(struct virtio_device *device, unsigned queue
         virtio_device_serve_queue(device, queue, &net->chain, virtio_net_handle_control);
 }
 
-/* The driver negotiated: the back end learns what the guest takes. */
+/* Offers the receive and transmit queues to the back end's vhost-net, with
+ * the queues' own eventfds: the ioeventfd as the kick, the vector's irqfd as
+ * the call.  The event loop stops listening to those two queues meanwhile. */
+static void virtio_net_start_vhost(struct virtio_net *net)
+{
+    struct virtio_device *device = &net->device;
+    const struct net_backend_ops *ops = net->backend->ops;
+    if (!ops->vhost_start || !device->interrupt_fd || !device->loop)
+        return;
+    static const unsigned queues[VHOST_NET_RING_COUNT] = {VIRTIO_NET_RX_QUEUE,
+                                                           VIRTIO_NET_TX_QUEUE};
+    struct vhost_net_ring rings[VHOST_NET_RING_COUNT];
+    for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++) {
+        const struct virtq *queue = &device->queues[queues[i]];
+        int call_fd = device->interrupt_fd(device->transport, device->queue_vector[queues[i]]);
+        if (!queue->started || call_fd < 0)
+            return; /* no ring or no MSI-X vector: the user-space path serves it */
+        rings[i] = (struct vhost_net_ring){queue->size,           (const volatile void *)queue->desc,
+                                           queue->avail,          queue->used,
+                                           queue->last_avail_idx, device->notify_fd[queues[i]],
+                                           call_fd};
+    }
+    for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++)
+        virtio_device_watch_queue(device, queues[i], false);
+    if (ops->vhost_start(net->backend, device->memory, device->driver_features, rings) == 0) {
+        net->vhost_running = true;
+        return;
+    }
+    for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++)
+        virtio_device_watch_queue(device, queues[i], true);
+}
+
+static void virtio_net_stop_vhost(struct virtio_net *net)
+{
+    if (!net->vhost_running)
+        return;
+    net->backend->ops->vhost_stop(net->backend);
+    net->vhost_running = false;
+    virtio_device_watch_queue(&net->device, VIRTIO_NET_RX_QUEUE, true);
+    virtio_device_watch_queue(&net->device, VIRTIO_NET_TX_QUEUE, true);
+}
+
+/* The driver negotiated: the back end learns what the guest takes, and a
+ * back end with vhost-net may take the queues. */
 static void virtio_net_driver_ok(struct virtio_device *device)
 {
     struct virtio_net *net = device->opaque;
     virtio_net_set_rx_offloads(net, virtio_net_offloads_of(device->driver_features, true));
+    virtio_net_start_vhost(net);
 }
 
 /* Forgets what the driver set.  A back end holding a refused frame is told
@@ -690,6 +736,7 @@ static void virtio_net_driver_ok(struct virtio_device *device)
 static void virtio_net_reset(struct virtio_device *device)
 {
     struct virtio_net *net = device->opaque;
+    virtio_net_stop_vhost(net);
     virtio_net_filter_reset(&net->filter);
     memcpy(net->config + VIRTIO_NET_CONFIG_MAC, net->mac, 6);
     net->rx_offloads = 0;

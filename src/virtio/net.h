@@ -161,6 +161,7 @@ struct virtio_net {
     struct virtio_net_filter filter;
     unsigned rx_offloads; /* NET_OFFLOAD_* the guest takes in frames now */
     bool rx_refused;      /* receive said false: rx_ready when buffers come */
+    bool vhost_running;   /* the back end's vhost-net serves the receive and transmit queues */
     struct virtio_net_stats stats;
 
     /* Scratch, under the device lock: no allocation per frame.  The event

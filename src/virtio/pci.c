@@ -109,6 +109,15 @@ static void virtio_pci_interrupt(void *opaque, uint16_t vector, bool config_chan
     pthread_mutex_unlock(&transport->msix_lock);
 }
 
+/* A vector's irqfd, for vhost: KVM raises the MSI on each write.  (A masked
+ * vector still fires that way; Linux masks virtio vectors only while it
+ * tears them down.) */
+static int virtio_pci_interrupt_fd(void *opaque, uint16_t vector)
+{
+    struct virtio_pci *transport = opaque;
+    return vector < transport->vector_count ? transport->vector_fd[vector] : -1;
+}
+
 static void virtio_pci_msix_table_write(struct virtio_pci *transport, uint64_t offset,
                                         const void *data, unsigned length)
 {
@@ -519,6 +528,7 @@ int virtio_pci_create(struct virtio_pci *transport, struct virtio_device *device
         }
     }
     device->interrupt = virtio_pci_interrupt;
+    device->interrupt_fd = virtio_pci_interrupt_fd;
     device->transport = transport;
     return pci_bus_plug(pci, function, error);
 }

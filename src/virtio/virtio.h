@@ -94,7 +94,12 @@ struct virtio_device {
 
     /* Raising interrupts: set by the transport. */
     void (*interrupt)(void *transport, uint16_t vector, bool config_change);
+    /* Optional: the eventfd that raises vector (an irqfd), for a queue served
+     * outside the VMM (vhost); -1 when there is none. */
+    int (*interrupt_fd)(void *transport, uint16_t vector);
     void *transport;
+    /* The event loop that serves the queues (NULL with a thread of its own). */
+    struct event_loop *loop;
 };
 
 /* Sets up the common part; features are the device's own bits (the core
@@ -108,6 +113,10 @@ void virtio_device_destroy(struct virtio_device *device);
 int virtio_device_start(struct virtio_device *device, struct event_loop *loop, bool own_thread,
                         struct error *error);
 void virtio_device_stop(struct virtio_device *device, struct event_loop *loop);
+
+/* Stops (false) or resumes (true) the event loop's serving of one queue's
+ * notifications, for a queue that something else (vhost) serves meanwhile. */
+int virtio_device_watch_queue(struct virtio_device *device, unsigned queue, bool watch);
 
 /* Register semantics the transport calls (device->lock held by the caller). */
 void virtio_device_set_status(struct virtio_device *device, uint8_t status);
