@@ -188,15 +188,39 @@ static int machine_create_test_support(struct machine *machine,
     return 0;
 }
 
+/* The NICs, after the disks on PCI, so Linux names them eth0, eth1, ... in the
+ * order of the --net options.  Each back end is made here, before any guest
+ * code runs, so a port in use or a missing tap is an error at start-up. */
+static int machine_create_nics(struct machine *machine, const struct machine_config *config,
+                               struct error *error)
+{
+    if (config->net_count > NET_MAX_NICS)
+        return error_set(error, "--net: too many NICs (at most %d)", NET_MAX_NICS);
+    for (int i = 0; i < config->net_count; i++) {
+        const struct net_config *net_config = &config->nets[i];
+        struct machine_nic *nic = &machine->nics[i];
+        uint8_t mac[6];
+        if (net_config->mac_given)
+            memcpy(mac, net_config->mac, sizeof(mac));
+        else
+            net_config_default_mac((unsigned)i, mac);
+        if (net_backend_create(net_config, &nic->backend, error))
+            return -1;
+        machine->nic_count = i + 1;
+        if (virtio_net_init(&nic->net, &machine->vm.memory, (unsigned)i, mac, nic->backend,
+                            error) ||
+            virtio_pci_create(&nic->transport, &nic->net.device, &machine->pci,
+                              &machine->eventfds, error))
+            return -1;
+    }
+    return 0;
+}
+
 /* The virtio devices on PCI: entropy always, then the disks in order. */
 static int machine_create_virtio(struct machine *machine, const struct machine_config *config,
                                  struct error *error)
 {
     struct vm *vm = &machine->vm;
-    struct virtio_blk *disks = config->disks;
-    int disk_count = config->disk_count;
-    if (disk_count > MACHINE_MAX_DISKS)
-        return error_set(error, "too many disks (at most %d)", MACHINE_MAX_DISKS);
     if (pci_bus_init(&machine->pci, &vm->pio_bus, &vm->mmio_bus, error) ||
         eventfds_init(&machine->eventfds, vm->vm_fd, error))
         return -1;
@@ -204,14 +228,16 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
         virtio_pci_create(&machine->rng_transport, &machine->rng.device, &machine->pci,
                           &machine->eventfds, error))
         return -1;
-    machine->disks = disks;
-    for (int i = 0; i < disk_count; i++) {
-        if (virtio_blk_init(&disks[i], &vm->memory, error) ||
-            virtio_pci_create(&machine->disk_transports[i], &disks[i].device, &machine->pci,
+    for (int i = 0; i < machine->disk_count; i++) {
+        struct virtio_blk *disk = &machine->disks[i];
+        if (virtio_blk_init(disk, &vm->memory, error) ||
+            virtio_pci_create(&machine->disk_transports[i], &disk->device, &machine->pci,
                               &machine->eventfds, error))
             return -1;
-        machine->disk_count = i + 1;
+        machine->disks_ready = i + 1;
     }
+    if (machine_create_nics(machine, config, error))
+        return -1;
     if (config->virtio_console) {
         if (virtio_console_init(&machine->virtio_console, &vm->memory, STDOUT_FILENO, error) ||
             virtio_pci_create(&machine->virtio_console_transport,
@@ -296,6 +322,16 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
     memset(machine, 0, sizeof(*machine));
     machine->loop.epoll_fd = machine->loop.wake_fd = -1;
     machine->screenshot_signal_fd = -1;
+    /* The disks first: a missing or locked image is the user's error, said
+     * before anything of the VM exists. */
+    if (config->disk_count > MACHINE_MAX_DISKS)
+        return error_set(error, "too many disks (at most %d)", MACHINE_MAX_DISKS);
+    for (int i = 0; i < config->disk_count; i++) {
+        if (virtio_blk_open(&machine->disks[i], config->disks[i].path,
+                            config->disks[i].read_only, (unsigned)i, error))
+            return -1;
+        machine->disk_count = i + 1;
+    }
     if (vm_create(&machine->vm, kvm_fd, memory_size, cpu_count, error))
         return -1;
     if (event_loop_init(&machine->loop, error))
@@ -345,6 +381,11 @@ static void machine_report_unused_devices(struct machine *machine)
                         "virtio_blk and virtio_pci (built in, or loaded from the initrd)?",
                         disk->name, disk->path);
     }
+    for (int i = 0; i < machine->nic_count; i++)
+        if (!machine->nics[i].net.device.ever_driver_ok)
+            log_message("virtio-net eth%d: the guest never initialised this NIC; does its kernel "
+                        "have virtio_net and virtio_pci (built in, or loaded from the initrd)?",
+                        i);
     if (machine->has_balloon && !machine->balloon.device.ever_driver_ok)
         log_message("virtio-balloon: the guest never initialised it; does its kernel have "
                     "virtio_balloon (built in, or loaded from the initrd)?");
@@ -413,6 +454,13 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     for (int i = 0; i < machine->disk_count; i++)
         if (virtio_device_start(&machine->disks[i].device, &machine->loop, true, error))
             return -1;
+    for (int i = 0; i < machine->nic_count; i++) {
+        struct machine_nic *nic = &machine->nics[i];
+        if (virtio_device_start(&nic->net.device, &machine->loop, false, error) ||
+            nic->backend->ops->start(nic->backend, &machine->loop, error))
+            return -1;
+        nic->started = true;
+    }
     if (machine->display && machine_start_display(machine, error))
         return -1;
     if (event_loop_start(&machine->loop, error))
@@ -420,6 +468,9 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     console_enter_raw_mode();
     int status = vm_run(&machine->vm, entry, error);
     event_loop_stop(&machine->loop);
+    for (int i = 0; i < machine->nic_count; i++)
+        if (machine->nics[i].started)
+            machine->nics[i].backend->ops->stop(machine->nics[i].backend, &machine->loop);
     for (int i = 0; i < machine->disk_count; i++)
         virtio_device_stop(&machine->disks[i].device, NULL);
     console_restore_terminal();
@@ -429,10 +480,20 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
 
 void machine_destroy(struct machine *machine)
 {
-    for (int i = 0; i < machine->disk_count; i++) {
+    for (int i = 0; i < machine->nic_count; i++) {
+        struct machine_nic *nic = &machine->nics[i];
+        if (nic->transport.device)
+            virtio_pci_destroy(&nic->transport);
+        if (nic->net.device.ops)
+            virtio_net_destroy(&nic->net);
+        nic->backend->ops->destroy(nic->backend);
+    }
+    for (int i = 0; i < machine->disks_ready; i++) {
         virtio_pci_destroy(&machine->disk_transports[i]);
         virtio_device_destroy(&machine->disks[i].device);
     }
+    for (int i = 0; i < machine->disk_count; i++)
+        virtio_blk_close(&machine->disks[i]);
     if (machine->has_balloon) {
         virtio_pci_destroy(&machine->balloon_transport);
         virtio_balloon_destroy(&machine->balloon);

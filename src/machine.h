@@ -19,6 +19,9 @@
 #include "virtio/console.h"
 #include "virtio/gpu.h"
 #include "virtio/input.h"
+#include "virtio/net.h"
+#include "net/backend.h"
+#include "net/net_config.h"
 #include "ui/display.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
@@ -26,11 +29,21 @@
 
 #define MACHINE_MAX_DISKS 16
 
+struct machine_disk {
+    const char *path;
+    bool read_only;
+};
+
+/* What the machine has: built from the command line by main.c, turned into
+ * devices by machine_create(), which opens and checks every file and back
+ * end itself, before any guest code runs. */
 struct machine_config {
     uint64_t memory_size;
     int cpu_count;
-    struct virtio_blk *disks; /* already opened (virtio_blk_open): vda, vdb, ... */
+    const struct machine_disk *disks; /* vda, vdb, ... */
     int disk_count;
+    const struct net_config *nets; /* --net, in order: eth0, eth1, ... */
+    int net_count;
     bool virtio_console; /* the terminal drives hvc0 instead of ttyS0 */
     bool balloon;
     unsigned balloon_poll_seconds;
@@ -63,9 +76,17 @@ struct machine {
     struct eventfds eventfds;
     struct virtio_rng rng;
     struct virtio_pci rng_transport;
-    struct virtio_blk *disks; /* opened by the caller: virtio_blk_open() */
-    int disk_count;
+    struct virtio_blk disks[MACHINE_MAX_DISKS];
+    int disk_count;  /* opened */
+    int disks_ready; /* virtio devices made of them */
     struct virtio_pci disk_transports[MACHINE_MAX_DISKS];
+    struct machine_nic {
+        struct net_backend *backend;
+        struct virtio_net net;
+        struct virtio_pci transport;
+        bool started; /* the back end's I/O runs */
+    } nics[NET_MAX_NICS];
+    int nic_count;
     bool has_virtio_console;
     struct virtio_console virtio_console;
     struct virtio_pci virtio_console_transport;

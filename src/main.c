@@ -176,12 +176,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &terminating, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Disks are opened and checked before the VM exists. */
-    static struct virtio_blk disks[OPTIONS_MAX_DISKS];
+    struct machine_disk disks[OPTIONS_MAX_DISKS];
     for (int i = 0; i < options.disk_count; i++)
-        if (virtio_blk_open(&disks[i], options.disks[i].path, options.disks[i].read_only,
-                            (unsigned)i, &error))
-            return fail(error.message);
+        disks[i] = (struct machine_disk){options.disks[i].path, options.disks[i].read_only};
 
     /* The display is opened before the VM exists, so a missing $DISPLAY or a
      * VNC port in use is one line on stderr, not a half-started guest. */
@@ -201,6 +198,8 @@ int main(int argc, char **argv)
         .cpu_count = options.cpu_count,
         .disks = disks,
         .disk_count = options.disk_count,
+        .nets = options.nets,
+        .net_count = options.net_count,
         .virtio_console = options.virtio_console,
         .balloon = options.balloon,
         .balloon_poll_seconds = options.balloon_poll_seconds,
@@ -254,8 +253,6 @@ int main(int argc, char **argv)
      * the guest's last picture. */
     display_close(display);
     machine_destroy(&machine);
-    for (int i = 0; i < options.disk_count; i++)
-        virtio_blk_close(&disks[i]);
     close(kvm_fd);
     return status;
 }

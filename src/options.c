@@ -17,7 +17,8 @@ enum {
     OPTION_DISPLAY_SIZE,
     OPTION_SCREENSHOT,
     OPTION_DEBUG_EXIT,
-    OPTION_TEST_DEVICES
+    OPTION_TEST_DEVICES,
+    OPTION_NET
 };
 
 static const struct option long_options[] = {
@@ -29,7 +30,8 @@ static const struct option long_options[] = {
     {"display-size", required_argument, NULL, OPTION_DISPLAY_SIZE},
     {"screenshot", required_argument, NULL, OPTION_SCREENSHOT},
     {"debug-exit", optional_argument, NULL, OPTION_DEBUG_EXIT},
-    {"test-devices", no_argument, NULL, OPTION_TEST_DEVICES}, {NULL, 0, NULL, 0},
+    {"test-devices", no_argument, NULL, OPTION_TEST_DEVICES},
+    {"net", required_argument, NULL, OPTION_NET}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -256,6 +258,14 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             options->test_devices = true;
             options->debug_exit = true;
             break;
+        case OPTION_NET:
+            if (options->net_count == NET_MAX_NICS)
+                return error_set(error, "--net %s: too many NICs (at most %d)", optarg,
+                                 NET_MAX_NICS);
+            if (net_config_parse(optarg, &options->nets[options->net_count], error))
+                return -1;
+            options->net_count++;
+            break;
         case 'h':
             options->show_help = true;
             return 0;
@@ -326,6 +336,14 @@ void options_print_help(const char *program)
            "      --test-devices  QEMU's pc-testdev for kernel test suites: scratch ports\n"
            "                      0xe0-0xeb, page flush at 0xe4, IRQ lines at 0x2000-0x2017,\n"
            "                      64 KiB of scratch MMIO at 0xff000000; implies --debug-exit\n"
+           "      --net user[,hostfwd=RULE]...[,guestfwd=RULE]...[,restrict=on][,mac=MAC]\n"
+           "                      a virtio NIC (repeat: eth0, eth1, ...) on user-mode networking:\n"
+           "                      no privileges; NAT, DHCP (10.0.2.15), DNS at 10.0.2.3, the\n"
+           "                      host at 10.0.2.2; hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT\n"
+           "                      into the guest, guestfwd=tcp:GUESTADDR:PORT-tcp:HOSTADDR:PORT\n"
+           "                      out of it; restrict=on lets nothing out but guestfwd\n"
+           "      --net tap,ifname=NAME[,vhost=on|off][,mac=MAC]\n"
+           "                      a virtio NIC on an existing tap interface (vhost-net when it can)\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "net/net_config.h"
 
 #define OPTIONS_DEFAULT_MEMORY (1ULL << 30)
 #define OPTIONS_MIN_MEMORY (16ULL << 20)
@@ -33,6 +34,8 @@ struct options {
     bool cmdline_given;
     struct disk_option disks[OPTIONS_MAX_DISKS]; /* -b, in order: vda, vdb, ... */
     int disk_count;
+    struct net_config nets[NET_MAX_NICS]; /* --net, in order: eth0, eth1, ... */
+    int net_count;
     uint64_t memory_size;
     int cpu_count;
     bool virtio_console; /* --console=virtio: the terminal is the guest's hvc0 */
