@@ -80,6 +80,46 @@ populate_root() {
 	# The graphics tests' painter (draws into /dev/fb0 through an mmap).
 	gcc -static -Os -s -Wall -Wextra -Werror -o "$root/bin/fbpaint" "$fbpaint_source" ||
 		die "cannot build fbpaint"
+	# busybox udhcpc's hook (where Debian's busybox looks): the interface from the lease.
+	mkdir -p "$root/etc/udhcpc"
+	cat >"$root/etc/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+# udhcpc hook (scripts/mksysroot.sh): the lease becomes the interface's address, route and DNS.
+case $1 in
+deconfig)
+	ip addr flush dev "$interface"
+	ip link set "$interface" up
+	;;
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+	: >/etc/resolv.conf
+	for server in $dns; do echo "nameserver $server" >>/etc/resolv.conf; done
+	;;
+esac
+exit 0
+EOF
+	chmod 755 "$root/etc/udhcpc/default.script"
+	# net-up IFACE: up, then the kernel's word that the link is up (virtio-net reports its link
+	# a moment after up, and the kernel takes it up to a second later; until then it drops what
+	# is sent, and udhcpc gives up), then a DHCP lease.
+	cat >"$root/usr/bin/net-up" <<'EOF'
+#!/bin/sh
+# net-up [IFACE [UDHCPC-OPTION...]] (scripts/mksysroot.sh): IFACE (default eth0) up, wait up to
+# 5 s until its operational state is up, then take a DHCP lease with udhcpc; exit status is
+# udhcpc's.
+iface=${1:-eth0}
+[ $# -gt 0 ] && shift
+ip link set "$iface" up || exit 1
+tries=0
+while [ "$(cat "/sys/class/net/$iface/operstate" 2>/dev/null)" != up ] && [ $tries -lt 50 ]; do
+	usleep 100000
+	tries=$((tries + 1))
+done
+exec udhcpc -i "$iface" -s /etc/udhcpc/default.script -n -q -t 10 -T 1 "$@" >/dev/null 2>&1
+EOF
+	chmod 755 "$root/usr/bin/net-up"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\n' >"$root/etc/group"
 }

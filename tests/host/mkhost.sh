@@ -39,7 +39,7 @@ fi
 need_cmd cpio gzip gcc
 # Built-in ones (none of these, in Debian's config) are skipped by resolve_modules.
 modules=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
-	netfs fscache 9pnet 9pnet_virtio 9p overlay irqbypass ccp kvm kvm_amd)
+	netfs fscache 9pnet 9pnet_virtio 9p overlay irqbypass ccp kvm kvm_amd tun vhost_net)
 
 mkdir -p "$GUEST_CACHE/host"
 root=$(mktemp -d "$GUEST_CACHE/host/.root.XXXXXX")
