@@ -31,7 +31,9 @@ def guest_script(backend):
     if backend == "user":
         up = "net-up eth0"
     else:
-        up = f"ip addr add {TAP_GUEST}/24 dev eth0; ip link set eth0 up"
+        # Static, then wait until the kernel has the link up (as net-up does).
+        up = (f"ip addr add {TAP_GUEST}/24 dev eth0; ip link set eth0 up; for i in $(seq 50); do "
+              "[ $(cat /sys/class/net/eth0/operstate) = up ] && break; usleep 100000; done")
     return (f"{up}; iperf3 -s >/dev/null 2>&1 & nc -ll -p {ECHO_PORT} -e cat & "
             "sleep 1; echo bench-ready; sleep 100000")
 
