@@ -58,6 +58,7 @@ struct net_slirp {
     atomic_bool rx_ready;
 
     atomic_ullong tx_dropped, rx_dropped;
+    atomic_ullong tx_fragments; /* of tx_dropped: IPv4 fragments (is_ipv4_fragment) */
 
     /* The slirp thread's poll set, rebuilt every round; it grows (rarely)
      * with the number of slirp's sockets. */
@@ -79,6 +80,21 @@ static int64_t now_ns(void)
 }
 
 /* Guest to slirp. */
+
+/* An IPv4 packet that is a fragment (more fragments follow, or an offset).
+ * libslirp 4.7's reassembly (ip_reass) follows pointers it keeps inside the
+ * fragments' own bytes: a guest's crafted fragment makes it dereference guest
+ * data (found by fuzz_net_slirp).  So fragments never reach it.  Linux sends
+ * TCP with DF and fits UDP to the MTU unless told otherwise; what is lost is
+ * UDP datagrams larger than the link. */
+static bool is_ipv4_fragment(const uint8_t *frame, size_t length)
+{
+    const size_t ethernet = 14, fragment_field = ethernet + 6;
+    if (length < fragment_field + 2 || frame[12] != 0x08 || frame[13] != 0x00)
+        return false;
+    uint16_t field = (uint16_t)(frame[fragment_field] << 8 | frame[fragment_field + 1]);
+    return (field & 0x3fff) != 0; /* MF, or a fragment offset */
+}
 
 static int slirp_send(struct net_backend *backend, const struct iovec *iov, int count)
 {
@@ -109,6 +125,13 @@ static int slirp_send(struct net_backend *backend, const struct iovec *iov, int 
         if (iov[i].iov_len) /* an empty piece may have no base */
             memcpy(frame->bytes + at, iov[i].iov_base, iov[i].iov_len);
         at += iov[i].iov_len;
+    }
+    if (is_ipv4_fragment(frame->bytes, length)) {
+        atomic_fetch_add(&s->tx_dropped, 1);
+        atomic_fetch_add(&s->tx_fragments, 1);
+        log_once("user network: dropped an IPv4 fragment from the guest (libslirp 4.7 "
+                 "reassembles fragments unsafely; logged once)");
+        return 0;
     }
     frame->length = (uint16_t)length;
     atomic_store(&s->tx_head, head + 1);
@@ -409,6 +432,7 @@ void net_slirp_counters(const struct net_backend *backend, struct net_slirp_coun
 {
     struct net_slirp *s = from_backend(backend);
     counters->tx_dropped = atomic_load(&s->tx_dropped);
+    counters->tx_fragments = atomic_load(&s->tx_fragments);
     counters->rx_dropped = atomic_load(&s->rx_dropped);
 }
 

@@ -53,7 +53,8 @@ int net_slirp_create(struct net_backend **backend, const struct net_config *conf
                      struct error *error);
 
 struct net_slirp_counters {
-    uint64_t tx_dropped; /* frames from the guest larger than NET_SLIRP_FRAME_MAX */
+    uint64_t tx_dropped;   /* frames from the guest larger than NET_SLIRP_FRAME_MAX, or fragments */
+    uint64_t tx_fragments; /* of those, IPv4 fragments (libslirp's reassembly is unsafe) */
     uint64_t rx_dropped; /* frames for the guest: backlog full, or too large */
 };
 
