@@ -398,6 +398,33 @@ static void machine_report_unused_devices(struct machine *machine)
                     "virtio_console (built in, or loaded from the initrd)?");
 }
 
+/* SIGQUIT, after the vCPUs' report: what each NIC moved and dropped, for a
+ * guest whose network seems dead. */
+static void machine_report_nics(struct machine *machine)
+{
+    for (int i = 0; i < machine->nic_count; i++) {
+        struct virtio_net *net = &machine->nics[i].net;
+        pthread_mutex_lock(&net->device.lock);
+        const struct virtio_net_stats stats = net->stats;
+        bool vhost = net->vhost_running;
+        uint8_t status = net->device.status;
+        pthread_mutex_unlock(&net->device.lock);
+        log_message("virtio-net eth%d (%s%s, status 0x%x): rx %llu frames, dropped %llu not "
+                    "ready, %llu filtered, %llu bad size, %llu bad header, %llu too big, %llu "
+                    "bad chain, %llu refused for want of buffers; tx %llu frames, dropped %llu "
+                    "bad chain, %llu bad size, %llu bad header, %llu link down, %llu busy",
+                    i, machine->nics[i].backend->ops->kind, vhost ? ", vhost-net" : "", status,
+                    (unsigned long long)stats.rx_frames, (unsigned long long)stats.rx_not_ready,
+                    (unsigned long long)stats.rx_filtered, (unsigned long long)stats.rx_bad_size,
+                    (unsigned long long)stats.rx_bad_header,
+                    (unsigned long long)stats.rx_too_big, (unsigned long long)stats.rx_bad_chain,
+                    (unsigned long long)stats.rx_no_buffers, (unsigned long long)stats.tx_frames,
+                    (unsigned long long)stats.tx_bad_chain, (unsigned long long)stats.tx_bad_size,
+                    (unsigned long long)stats.tx_bad_header,
+                    (unsigned long long)stats.tx_link_down, (unsigned long long)stats.tx_busy);
+    }
+}
+
 static int machine_start_display(struct machine *machine, struct error *error)
 {
     if (virtio_device_start(&machine->gpu.device, &machine->loop, false, error) ||
@@ -468,6 +495,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     console_enter_raw_mode();
     int status = vm_run(&machine->vm, entry, error);
     event_loop_stop(&machine->loop);
+    if (status == 128 + SIGQUIT)
+        machine_report_nics(machine);
     for (int i = 0; i < machine->nic_count; i++)
         if (machine->nics[i].started)
             machine->nics[i].backend->ops->stop(machine->nics[i].backend, &machine->loop);
