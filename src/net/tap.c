@@ -160,21 +160,11 @@ static void tap_rx_ready(struct net_backend *backend)
         log_once("--net tap,ifname=%s: eventfd: %s", tap->ifname, strerror(errno));
 }
 
-static unsigned tap_offload_flags(unsigned offloads)
-{
-    unsigned flags = 0;
-    if (offloads & NET_OFFLOAD_CSUM)
-        flags |= TUN_F_CSUM;
-    if (offloads & NET_OFFLOAD_TSO4)
-        flags |= TUN_F_TSO4;
-    if (offloads & NET_OFFLOAD_TSO6)
-        flags |= TUN_F_TSO6;
-    if (offloads & NET_OFFLOAD_TSO_ECN)
-        flags |= TUN_F_TSO_ECN;
-    if (offloads & NET_OFFLOAD_UFO)
-        flags |= TUN_F_UFO;
-    return flags;
-}
+/* backend.h's NET_OFFLOAD_* are TUNSETOFFLOAD's own bits: passed as they are. */
+_Static_assert(NET_OFFLOAD_CSUM == TUN_F_CSUM && NET_OFFLOAD_TSO4 == TUN_F_TSO4 &&
+                   NET_OFFLOAD_TSO6 == TUN_F_TSO6 && NET_OFFLOAD_TSO_ECN == TUN_F_TSO_ECN &&
+                   NET_OFFLOAD_UFO == TUN_F_UFO,
+               "NET_OFFLOAD_* must be the TUN_F_* bits");
 
 static int tap_set_rx_offloads(struct net_backend *backend, unsigned offloads,
                                struct error *error)
@@ -183,7 +173,7 @@ static int tap_set_rx_offloads(struct net_backend *backend, unsigned offloads,
     /* The kernel refuses segmentation without checksum offload. */
     if (!(offloads & NET_OFFLOAD_CSUM))
         offloads = 0;
-    if (ioctl(tap->fd, TUNSETOFFLOAD, (unsigned long)tap_offload_flags(offloads)) < 0)
+    if (ioctl(tap->fd, TUNSETOFFLOAD, (unsigned long)offloads) < 0)
         return error_set(error, "--net tap,ifname=%s: TUNSETOFFLOAD: %s", tap->ifname,
                          strerror(errno));
     return 0;

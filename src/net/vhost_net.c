@@ -75,6 +75,15 @@ static int vhost_net_set_ring(struct vhost_net *vhost, unsigned index,
     return 0;
 }
 
+/* Every ring lets go of the tap (the ones never attached ignore it). */
+static void vhost_net_detach(struct vhost_net *vhost)
+{
+    for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++) {
+        struct vhost_vring_file detach = {.index = i, .fd = -1};
+        ioctl(vhost->fd, VHOST_NET_SET_BACKEND, &detach);
+    }
+}
+
 int vhost_net_start(struct vhost_net *vhost, const struct guest_memory *memory, uint64_t features,
                     const struct vhost_net_ring rings[VHOST_NET_RING_COUNT], int tap_fd,
                     struct error *error)
@@ -86,8 +95,7 @@ int vhost_net_start(struct vhost_net *vhost, const struct guest_memory *memory, 
     for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++) {
         if (vhost_net_set_ring(vhost, i, &rings[i], tap_fd) < 0) {
             int saved = errno;
-            vhost->running = true; /* so that stop detaches the rings set so far */
-            vhost_net_stop(vhost);
+            vhost_net_detach(vhost);
             return error_set(error, "vhost-net: ring %u: %s", i, strerror(saved));
         }
     }
@@ -99,10 +107,7 @@ void vhost_net_stop(struct vhost_net *vhost)
 {
     if (!vhost->running)
         return;
-    for (unsigned i = 0; i < VHOST_NET_RING_COUNT; i++) {
-        struct vhost_vring_file detach = {.index = i, .fd = -1};
-        ioctl(vhost->fd, VHOST_NET_SET_BACKEND, &detach);
-    }
+    vhost_net_detach(vhost);
     vhost->running = false;
 }
 
