@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Network benchmark: guest against QEMU (q35, virtio-net-pci) on the same
-kernel, initrd and back end, on this machine's /dev/kvm, N rounds each.
+kernel, initrd, root disk (read-only, with iperf3) and back end, on this
+machine's /dev/kvm, N rounds each.
 
 Each boot runs an iperf3 server and an echo server (busybox nc -e cat) in
 the guest; from the host it measures TCP throughput host->guest and
@@ -42,7 +43,7 @@ def guest_script(backend):
 
 
 def command(vmm, backend, args):
-    cmdline = f'initcmd="{guest_script(backend)}"'
+    cmdline = f'root=/dev/vda ro initcmd="{guest_script(backend)}"'
     if vmm == "guest":
         if backend == "user":
             net = (f"user,restrict=on,hostfwd=tcp:127.0.0.1:{FORWARDED_IPERF}-:{IPERF_PORT},"
@@ -50,7 +51,7 @@ def command(vmm, backend, args):
         else:
             net = f"tap,ifname={TAP},vhost=on"
         return [args.guest, "--memory", args.memory, "--net", net, "-r", args.initrd,
-                "-c", cmdline, args.kernel]
+                "-b", args.rootfs + ",ro", "-c", cmdline, args.kernel]
     if backend == "user":
         netdev = (f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{FORWARDED_IPERF}-:{IPERF_PORT},"
                   f"hostfwd=tcp:127.0.0.1:{FORWARDED_ECHO}-:{ECHO_PORT}")
@@ -58,6 +59,7 @@ def command(vmm, backend, args):
         netdev = f"tap,id=n0,ifname={TAP},script=no,downscript=no,vhost=on"
     return ["qemu-system-x86_64", "-enable-kvm", "-M", "q35", "-cpu", "host", "-m", args.memory,
             "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+            "-drive", f"file={args.rootfs},if=virtio,format=raw,readonly=on",
             "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0", "-kernel", args.kernel,
             "-initrd", args.initrd, "-append",
             f"console=ttyS0,115200 io_delay=none panic=-1 {cmdline}"]
@@ -156,6 +158,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--initrd", required=True)
+    parser.add_argument("--rootfs", required=True, help="ext2 root with iperf3 (read-only)")
     parser.add_argument("--guest", default="build/guest")
     parser.add_argument("--memory", default="512M")
     parser.add_argument("--runs", type=int, default=3)

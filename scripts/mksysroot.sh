@@ -5,8 +5,9 @@
 #       command line, e.g. initcmd="echo hi") and powers off, or else a shell on the console.
 #       With root=/dev/vdX on the command line it mounts that disk instead and switches to its
 #       /init.
-#   -r: $GUEST_CACHE/sysroot/rootfs.ext2, the same system as an ext2 disk image (plus fio, when
-#       the host has it), made without root privileges (mke2fs -d). Its /init does what the
+#   -r: $GUEST_CACHE/sysroot/rootfs.ext2, the same system as an ext2 disk image (plus fio and
+#       iperf3, Debian's builds, when the host has them), made without root privileges
+#       (mke2fs -d). Its /init does what the
 #       initramfs's does, on a read-write or a read-only root.
 set -eu
 
@@ -20,8 +21,8 @@ usage() {
 usage: $PROG [-i] [-r] [-f] | -h
   -i  build $GUEST_CACHE/sysroot/initrd.cpio.gz (busybox initramfs + virtio/ext4 modules)
   -r  build $GUEST_CACHE/sysroot/rootfs.ext2: the same busybox system (and modules) as an
-      ext2 disk image with 32 MiB free, plus fio and its libraries if the host has
-      /usr/bin/fio (apt-get install fio); built without root (needs e2fsprogs)
+      ext2 disk image with 32 MiB free, plus fio and iperf3 and their libraries if the
+      host has them (apt-get install fio iperf3); built without root (needs e2fsprogs)
   -f  rebuild even if the output is cached
   -h  this help
 -i and -r may be given together (-ir). The kernel comes from $GUEST_CACHE/linux
@@ -322,11 +323,14 @@ install_dynamic_program() {
 }
 
 build_rootfs() {
-	local out=$GUEST_CACHE/sysroot/rootfs.ext2 stamp root fio=/usr/bin/fio content_kib size_kib
-	local free_blocks block_size uid
-	# Reuse the cached image if it was built for this kernel, this fio and this script.
-	[ -x "$fio" ] || fio=
-	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" "$fbpaint_source" ${fio:+"$fio"} | md5sum | cut -d' ' -f1) fio=${fio:-none}"
+	local out=$GUEST_CACHE/sysroot/rootfs.ext2 stamp root content_kib size_kib
+	local free_blocks block_size uid program programs=() missing=()
+	# Debian's programs the benchmarks run in the guest (bench/blk, bench/net), when the host
+	# has them; the image is rebuilt when one changes.
+	for program in /usr/bin/fio /usr/bin/iperf3; do
+		if [ -x "$program" ]; then programs+=("$program"); else missing+=("${program##*/}"); fi
+	done
+	stamp="$release $(cat "$here/mksysroot.sh" "$here/lib.sh" "$fbpaint_source" "${programs[@]}" | md5sum | cut -d' ' -f1) programs=${programs[*]:-none}"
 	if [ "$force" = 0 ] && [ -s "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
 		printf 'rootfs   %s\n' "$out"
 		return 0
@@ -339,11 +343,11 @@ build_rootfs() {
 	write_rootfs_init "$root/tree/init"
 	ln -s ../init "$root/tree/sbin/init"
 	ln -s /proc/mounts "$root/tree/etc/mtab"
-	if [ -n "$fio" ]; then
-		install_dynamic_program "$root/tree" "$fio"
-	else
-		info "no /usr/bin/fio on this host (apt-get install fio): the image has none"
-	fi
+	for program in "${programs[@]}"; do
+		install_dynamic_program "$root/tree" "$program"
+	done
+	[ ${#missing[@]} = 0 ] ||
+		info "no ${missing[*]} on this host (apt-get install ${missing[*]}): the image has none"
 
 	# The content plus an eighth for the file system's own blocks, plus 32 MiB free.
 	content_kib=$(du -sk "$root/tree" | cut -f1)
