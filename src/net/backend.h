@@ -11,8 +11,9 @@
  * Threads: a back end calls port.receive from a thread of its choosing (the
  * event loop, or a thread of its own); the device takes its own lock there.
  * ops->send is called with the device lock held, from the thread that serves
- * the device's transmit queue; it must not call port.receive itself (queue
- * what it has to answer, and answer from its own thread). */
+ * the device's transmit queue (the event loop, or the back end's own thread
+ * after ops->serve_transmit); it must not call port.receive itself (queue
+ * what it has to answer, and answer after send returns). */
 #ifndef GUEST_NET_BACKEND_H
 #define GUEST_NET_BACKEND_H
 
@@ -58,6 +59,15 @@ struct net_backend_ops {
      * end calls backend->tx_ready.  The back end is done with iov when it
      * returns: the chain goes back to the guest at once. */
     int (*send)(struct net_backend *backend, const struct iovec *iov, int count);
+    /* Optional, for a back end with a thread of its own (not with vhost):
+     * that thread serves the transmit queue, so that a guest's frame reaches
+     * the back end without waking the event loop first.  notify_fd is the
+     * queue's notification eventfd: the thread watches it and, when it is
+     * readable, calls serve(port.device), which drains it and calls ops->send
+     * (in that thread) for each frame.  Called once, before ops->start;
+     * returns true when the back end took the queue (the event loop then
+     * leaves it alone), false when it did not. */
+    bool (*serve_transmit)(struct net_backend *backend, int notify_fd, void (*serve)(void *device));
     /* The guest has posted receive buffers after receive returned false (or
      * reset the device).  Called with the device lock held, from the loop or
      * a vCPU thread: the back end must not call port.receive from here, only

@@ -1,8 +1,9 @@
 /* --net user on libslirp (net/slirp.h).  One thread owns the Slirp: it
- * polls slirp's sockets and the worker's eventfd, runs slirp's timers, feeds
- * slirp the guest's frames from the tx ring, and hands slirp's frames to the
- * device (port.receive), keeping those the device refuses in a backlog until
- * rx_ready.  The ring and the backlog are allocated once, at creation. */
+ * polls slirp's sockets, the worker's eventfd and the device's transmit
+ * notification (serve_transmit), runs slirp's timers, serves the transmit
+ * queue into the tx ring and feeds slirp from there, and hands slirp's frames
+ * to the device (port.receive), keeping those the device refuses in a backlog
+ * until rx_ready.  The ring and the backlog are allocated once, at creation. */
 #include "net/slirp.h"
 
 #include <arpa/inet.h>
@@ -46,6 +47,8 @@ struct net_slirp {
      * lock), one consumer (the slirp thread).  Indices run freely; a slot is
      * index % NET_SLIRP_TX_SLOTS. */
     struct frame *tx_ring;
+    int tx_notify_fd;           /* serve_transmit's; -1 when send comes from elsewhere */
+    void (*tx_serve)(void *device);
     atomic_uint tx_head;    /* written by send only */
     atomic_uint tx_tail;    /* written by the slirp thread only */
     atomic_bool tx_blocked; /* send said EAGAIN: tx_ready is owed */
@@ -96,6 +99,10 @@ static bool is_ipv4_fragment(const uint8_t *frame, size_t length)
     return (field & 0x3fff) != 0; /* MF, or a fragment offset */
 }
 
+/* True in a slirp thread while it serves the transmit queue: send needs no
+ * wake-up then, as the same thread drains the ring next. */
+static _Thread_local bool serving_transmit;
+
 static int slirp_send(struct net_backend *backend, const struct iovec *iov, int count)
 {
     struct net_slirp *s = from_backend(backend);
@@ -137,9 +144,18 @@ static int slirp_send(struct net_backend *backend, const struct iovec *iov, int 
     atomic_store(&s->tx_head, head + 1);
     /* One wake-up per batch: the thread clears tx_kicked before it looks
      * at the ring, so the first frame after that wakes it again. */
-    if (!atomic_exchange(&s->tx_kicked, true))
+    if (!serving_transmit && !atomic_exchange(&s->tx_kicked, true))
         net_worker_wake(&s->worker);
     return 0;
+}
+
+static bool slirp_serve_transmit(struct net_backend *backend, int notify_fd,
+                                 void (*serve)(void *device))
+{
+    struct net_slirp *s = from_backend(backend);
+    s->tx_notify_fd = notify_fd;
+    s->tx_serve = serve;
+    return true;
 }
 
 /* In the slirp thread: every frame queued so far into slirp. */
@@ -356,11 +372,14 @@ static void slirp_round(struct net_slirp *s, bool may_wait)
 {
     uint32_t slirp_ms = UINT32_MAX;
     s->poll_count = 0;
-    slirp_add_poll(s->worker.wake_fd, SLIRP_POLL_IN, s); /* index 0: capacity >= 1 */
+    slirp_add_poll(s->worker.wake_fd, SLIRP_POLL_IN, s); /* index 0: capacity >= 2 */
+    if (s->tx_notify_fd >= 0)
+        slirp_add_poll(s->tx_notify_fd, SLIRP_POLL_IN, s); /* index 1 */
     slirp_pollfds_fill(s->slirp, &slirp_ms, slirp_add_poll, s);
     int ready = poll(s->pollfds, s->poll_count, may_wait ? poll_timeout(s, slirp_ms) : 0);
     if (ready > 0 && s->pollfds[0].revents)
         net_worker_woken(&s->worker);
+    bool transmit = ready > 0 && s->tx_notify_fd >= 0 && s->pollfds[1].revents;
     /* The backlog before anything slirp makes now, which would queue behind
      * it: an rx_ready stands for the buffers posted before it, so a refusal
      * after it waits for the next one. */
@@ -368,6 +387,14 @@ static void slirp_round(struct net_slirp *s, bool may_wait)
         deliver_backlog(s);
     slirp_pollfds_poll(s->slirp, ready < 0, slirp_get_revents, s);
     run_timers(s);
+    /* The guest's frames into the ring under the device lock, then into
+     * slirp without it: slirp's answers go to the device (its lock), and a
+     * guestfwd connection's connect() may wait for the relay thread. */
+    if (transmit) {
+        serving_transmit = true;
+        s->tx_serve(s->backend.port.device);
+        serving_transmit = false;
+    }
     drain_tx(s);
 }
 
@@ -423,6 +450,7 @@ static const struct net_backend_ops slirp_ops = {
     .kind = "user",
     .start = slirp_start,
     .send = slirp_send,
+    .serve_transmit = slirp_serve_transmit,
     .rx_ready = slirp_rx_ready,
     .stop = slirp_stop,
     .destroy = slirp_destroy,
@@ -553,6 +581,7 @@ int net_slirp_create(struct net_backend **backend, const struct net_config *conf
     if (!s)
         return error_set(error, "--net user: out of memory");
     s->backend = (struct net_backend){.ops = &slirp_ops, .vnet_hdr = false, .offloads = 0};
+    s->tx_notify_fd = -1;
     if (net_worker_init(&s->worker, "slirp", slirp_run, s, error)) {
         free(s);
         return -1;

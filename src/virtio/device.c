@@ -190,7 +190,7 @@ void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
 }
 
 /* A notification: drain the eventfd, then let the device serve the queue. */
-static void virtio_device_notified(struct virtio_device *device, unsigned queue)
+void virtio_device_notified(struct virtio_device *device, unsigned queue)
 {
     uint64_t count;
     if (read(device->notify_fd[queue], &count, sizeof(count)) < 0 && errno != EAGAIN)
@@ -352,7 +352,9 @@ int virtio_device_start(struct virtio_device *device, struct event_loop *loop, b
     for (unsigned q = 0; q < device->ops->queue_count; q++) {
         device->notify_source[q] =
             (struct event_source){device->notify_fd[q], virtio_device_loop_handler, device};
-        if (event_loop_watch(loop, &device->notify_source[q], EPOLLIN))
+        /* Registered either way, so that watch_queue may turn it on later. */
+        uint32_t events = device->queues_served_elsewhere & (1u << q) ? 0 : EPOLLIN;
+        if (event_loop_watch(loop, &device->notify_source[q], events))
             return error_set(error, "%s: cannot watch its queues: %s", device->ops->name,
                              strerror(errno));
     }

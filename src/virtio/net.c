@@ -498,6 +498,13 @@ void virtio_net_tx_ready(void *opaque)
     virtio_net_kick(opaque, VIRTIO_NET_TX_QUEUE);
 }
 
+/* serve_transmit's serve: in the back end's thread, on a notification. */
+static void virtio_net_transmit_notified(void *opaque)
+{
+    struct virtio_net *net = opaque;
+    virtio_device_notified(&net->device, VIRTIO_NET_TX_QUEUE);
+}
+
 /* One turn on the transmit queue: until it is empty, the back end is busy
  * (the chain stays on the ring until tx_ready), or the budget is spent (the
  * queue is kicked again, so that other devices on the loop get their turn). */
@@ -718,7 +725,8 @@ static void virtio_net_stop_vhost(struct virtio_net *net)
     net->backend->ops->vhost_stop(net->backend);
     net->vhost_running = false;
     virtio_device_watch_queue(&net->device, VIRTIO_NET_RX_QUEUE, true);
-    virtio_device_watch_queue(&net->device, VIRTIO_NET_TX_QUEUE, true);
+    if (!(net->device.queues_served_elsewhere & (1u << VIRTIO_NET_TX_QUEUE)))
+        virtio_device_watch_queue(&net->device, VIRTIO_NET_TX_QUEUE, true);
 }
 
 /* The driver negotiated: the back end learns what the guest takes, and a
@@ -791,6 +799,12 @@ int virtio_net_init(struct virtio_net *net, const struct guest_memory *memory, u
     }
     backend->port = (struct net_port){virtio_net_receive, net};
     backend->tx_ready = virtio_net_tx_ready;
+    /* A back end with a thread of its own serves the transmit queue there:
+     * from the guest's notification to the back end, one thread wakes, not two. */
+    if (backend->ops->serve_transmit &&
+        backend->ops->serve_transmit(backend, net->device.notify_fd[VIRTIO_NET_TX_QUEUE],
+                                     virtio_net_transmit_notified))
+        net->device.queues_served_elsewhere |= 1u << VIRTIO_NET_TX_QUEUE;
     return 0;
 }
 

@@ -83,6 +83,9 @@ struct virtio_device {
     /* Notifications: one eventfd per queue, signalled by KVM (ioeventfd). */
     int notify_fd[VIRTIO_MAX_QUEUES];
     struct event_source notify_source[VIRTIO_MAX_QUEUES];
+    /* Bit q: another thread watches queue q's notify_fd and calls
+     * virtio_device_notified (a back end's thread), so the loop leaves it. */
+    uint32_t queues_served_elsewhere;
     bool own_thread;
     /* Set while the device's own thread polls its rings: queues are drained
      * without asking the driver for notifications, which saves the driver's
@@ -117,6 +120,10 @@ void virtio_device_stop(struct virtio_device *device, struct event_loop *loop);
 /* Stops (false) or resumes (true) the event loop's serving of one queue's
  * notifications, for a queue that something else (vhost) serves meanwhile. */
 int virtio_device_watch_queue(struct virtio_device *device, unsigned queue, bool watch);
+
+/* queue's notify_fd was readable: drains it and serves the queue, device
+ * lock taken here.  For whichever thread watches the eventfd. */
+void virtio_device_notified(struct virtio_device *device, unsigned queue);
 
 /* Register semantics the transport calls (device->lock held by the caller). */
 void virtio_device_set_status(struct virtio_device *device, uint8_t status);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,11 @@ struct fake_guest {
     bool refuse;   /* receive returns false */
     int refusals;  /* how often it did */
     int tx_ready_calls;
+    /* serve_transmit: the eventfd, what serve sends, and where it ran. */
+    int notify_fd;
+    struct net_backend *backend;
+    int serve_calls;
+    pthread_t serve_thread;
 };
 
 static bool fake_receive(void *device, const struct iovec *iov, int count)
@@ -803,6 +809,52 @@ static void test_tx_ring_full(void **state)
     guest_free(guest);
 }
 
+/* serve_transmit's serve, as the device's: drains the notification, then
+ * sends an ARP request for the gateway (in the back end's thread). */
+static void fake_serve(void *device)
+{
+    struct fake_guest *guest = device;
+    uint64_t count;
+    assert_int_equal(read(guest->notify_fd, &count, sizeof(count)), sizeof(count));
+    uint8_t frame[NET_FRAME_MAX];
+    send_frame(guest->backend, frame, net_frame_arp_request(frame, net_frame_ip("10.0.2.2")));
+    pthread_mutex_lock(&guest->lock);
+    guest->serve_calls++;
+    guest->serve_thread = pthread_self();
+    pthread_cond_broadcast(&guest->changed);
+    pthread_mutex_unlock(&guest->lock);
+}
+
+/* With serve_transmit the slirp thread watches the transmit queue's eventfd
+ * and serves it itself: one serve per notification, and what it sends is
+ * answered without another wake-up. */
+static void test_serve_transmit_in_slirp_thread(void **state)
+{
+    (void)state;
+    struct fake_guest *guest = guest_new();
+    guest->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert_true(guest->notify_fd >= 0);
+    guest->backend = user_network("user,restrict=on", guest);
+    assert_true(guest->backend->ops->serve_transmit(guest->backend, guest->notify_fd, fake_serve));
+    start(guest->backend);
+    int next = 0;
+    uint32_t gateway = net_frame_ip("10.0.2.2");
+    for (int round = 1; round <= 3; round++) {
+        uint64_t one = 1;
+        assert_int_equal(write(guest->notify_fd, &one, sizeof(one)), sizeof(one));
+        assert_non_null(wait_frame(guest, &next, is_arp_reply, &gateway, NULL));
+        assert_true(GUEST_WAIT(guest, guest->serve_calls == round));
+    }
+    usleep(50 * 1000); /* no notification, no serve */
+    pthread_mutex_lock(&guest->lock);
+    assert_int_equal(guest->serve_calls, 3);
+    assert_false(pthread_equal(guest->serve_thread, pthread_self()));
+    pthread_mutex_unlock(&guest->lock);
+    close_network(guest->backend);
+    close(guest->notify_fd);
+    guest_free(guest);
+}
+
 /* IPv4 fragments never reach libslirp: its reassembly dereferenced bytes of
  * this one (fuzz_net_slirp found it; protocol 0, offset 48, from the guest
  * to the gateway), and any fragment is dropped and counted. */
@@ -959,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_guestfwd_service_unreachable),
         cmocka_unit_test(test_guestfwd_connection_limit),
         cmocka_unit_test(test_tx_ring_full),
+        cmocka_unit_test(test_serve_transmit_in_slirp_thread),
         cmocka_unit_test(test_ipv4_fragments_dropped),
         cmocka_unit_test(test_rx_backlog),
         cmocka_unit_test(test_stop_start_and_leaks),

@@ -55,6 +55,9 @@ struct fake_backend {
     unsigned rx_ready_calls;
     unsigned set_offloads_calls, offloads;
     bool fail_offloads;
+    /* serve_transmit (fake_threaded_ops): what the device handed over. */
+    int serve_fd;
+    void (*serve)(void *device);
 };
 
 struct ring {
@@ -137,6 +140,22 @@ static const struct net_backend_ops fake_ops = {
     .send = fake_send,
     .rx_ready = fake_rx_ready,
     .set_rx_offloads = fake_set_rx_offloads,
+};
+
+static bool fake_serve_transmit(struct net_backend *backend, int notify_fd,
+                                void (*serve)(void *device))
+{
+    fake_of(backend)->serve_fd = notify_fd;
+    fake_of(backend)->serve = serve;
+    return true;
+}
+
+/* A back end with a thread of its own, which serves the transmit queue. */
+static const struct net_backend_ops fake_threaded_ops = {
+    .kind = "fake",
+    .send = fake_send,
+    .serve_transmit = fake_serve_transmit,
+    .rx_ready = fake_rx_ready,
 };
 
 /* --- guest memory and rings ---------------------------------------------- */
@@ -643,6 +662,39 @@ static void test_tx_split_header_stripped(void **state)
     assert_int_equal(fixture->queue_interrupts, 1);
     assert_int_equal(fixture->net->stats.tx_frames, 1);
     assert_int_equal(fixture->net->stats.tx_bytes, 60);
+}
+
+/* A back end that serves the transmit queue in its thread gets the queue's
+ * eventfd, and the event loop leaves that queue alone; its serve drains the
+ * notification and sends what the driver posted. */
+static void test_tx_served_by_back_end_thread(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_backend *fake = fixture->fake;
+    assert_int_equal(fixture->net->device.queues_served_elsewhere, 0); /* fake_ops: the loop */
+    destroy_net(fixture);
+    memset(fake, 0, sizeof(*fake));
+    fake->backend.ops = &fake_threaded_ops;
+    struct error error = {{0}};
+    if (virtio_net_init(fixture->net, &fixture->memory, 0, our_mac, &fake->backend, &error))
+        fail_msg("%s", error.message);
+    fixture->made = true;
+    fixture->net->device.interrupt = count_interrupt;
+    fixture->net->device.transport = fixture;
+    struct virtio_device *device = &fixture->net->device;
+    assert_int_equal(device->queues_served_elsewhere, 1u << VIRTIO_NET_TX_QUEUE);
+    assert_int_equal(fake->serve_fd, device->notify_fd[VIRTIO_NET_TX_QUEUE]);
+    assert_non_null(fake->serve);
+    start(fixture, BASIC_FEATURES);
+    uint16_t head = post_simple_tx(fixture, 60, 3);
+    uint64_t one = 1;
+    assert_int_equal(write(fake->serve_fd, &one, sizeof(one)), sizeof(one));
+    fake->serve(fake->backend.port.device);
+    assert_int_equal(fake->sends, 1);
+    assert_int_equal(fake->tags[0], 3);
+    assert_int_equal(used_idx(fixture, VIRTIO_NET_TX_QUEUE), 1);
+    assert_int_equal(used_id(fixture, VIRTIO_NET_TX_QUEUE, 0), head);
+    assert_int_equal(kicks(fixture, VIRTIO_NET_TX_QUEUE), 0); /* serve drained it */
 }
 
 static void test_tx_header_kept(void **state)
@@ -1566,6 +1618,7 @@ int main(void)
         TEST(test_init_errors),
         TEST(test_link),
         TEST(test_tx_split_header_stripped),
+        TEST(test_tx_served_by_back_end_thread),
         TEST(test_tx_header_kept),
         TEST(test_tx_header_sanitised),
         TEST(test_tx_header_stripped_refuses_offloads),
