@@ -31,17 +31,9 @@ value() {
 
 # --net user,restrict=on: DHCP gives 10.0.2.15 (and, restricted, no router); a guestfwd address
 # reaches an HTTP server on the host's 127.0.0.1 (64 MiB, host to guest); a hostfwd reaches a
-# server in the guest (guest to host: 4 MiB here, see net_user_bulk_guest_to_host); and a
-# connection to the host that no rule allows (10.0.2.2, which without restrict=on is the
-# host's loopback) never arrives.
+# server in the guest (64 MiB, guest to host); and a connection to the host that no rule allows
+# (10.0.2.2, which without restrict=on is the host's loopback) never arrives.
 test_net_user_restricted() {
-    net_user_restricted_with 4
-}
-
-# KNOWN DEFECT, open (issue 10): 64 MiB guest to host through a hostfwd triple-faults the guest
-# in about one run of three in the nested test host (3 of 9 today; QEMU's guest, same kernel,
-# image and test host: 0 of 3).  Not in make check until it is fixed; `make net-stress` runs it.
-test_net_user_bulk_guest_to_host() {
     net_user_restricted_with 64
 }
 
@@ -73,15 +65,25 @@ echo net-serving; nc -l -p 8080 </tmp/up; echo net-served
 GUEST
     script=${script//$'\n'/ }
     script=${script//UP_MIB/$up_mib}
-    timeout -s QUIT -k 5 "$boot_timeout" "$guest" --memory 512M \
-        --net "user,restrict=on,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:18080,hostfwd=tcp:127.0.0.1:18081-:8080" \
-        -r "$initrd" -c "initcmd=\"$script\"" "$kernel" >"$out" 2>"$err" </dev/null &
-    local pid=$! fetched=""
-    if wait_for_output '^net-serving' $pid 240; then
-        fetched=$(python3 "$net_peer" fetch 127.0.0.1 18081 120)
-    fi
-    wait $pid
-    status=$?
+    local attempt pid fetched
+    for attempt in 1 2; do
+        timeout -s QUIT -k 5 "$boot_timeout" "$guest" --memory 512M \
+            --net "user,restrict=on,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:18080,hostfwd=tcp:127.0.0.1:18081-:8080" \
+            -r "$initrd" -c "initcmd=\"$script\"" "$kernel" >"$out" 2>"$err" </dev/null &
+        pid=$! fetched=""
+        if wait_for_output '^net-serving' $pid 240; then
+            fetched=$(python3 "$net_peer" fetch 127.0.0.1 18081 120)
+        fi
+        wait $pid
+        status=$?
+        # The test host's emulated SVM loses a vCPU's state now and then (run_guest says more).
+        if [ $attempt = 1 ] && [ $status = 124 ] && grep -q '^guest: vCPU [0-9]*: lost state' "$err"; then
+            echo "    THE TEST HOST LOST A vCPU's STATE (its emulated SVM); booting once more. The report:"
+            grep '^guest: vCPU' "$err" | sed 's/^/    ! /'
+            continue
+        fi
+        break
+    done
     kill $httpd $watcher 2>/dev/null
     wait $httpd $watcher 2>/dev/null
     echo "    guest: address $(value net-addr), gateway $(value net-gateway)," \
