@@ -1,12 +1,14 @@
 /* The GDB packet reader on the input as a debugger's byte stream, the command
- * parse of every packet it completes, and the encoder on each payload: no
- * crash, every pointer the parse returns inside the packet, and an encoded
- * payload that reads back as itself. */
+ * parse of every packet it completes, the encoder on each payload, and the
+ * register commands applied to a vCPU state: no crash, every pointer the parse
+ * returns inside the packet, an encoded payload that reads back as itself,
+ * and a register write that reads back as written or changes nothing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control/gdb_packet.h"
+#include "control/gdb_registers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,6 +17,37 @@ static void check_inside(const uint8_t *packet, size_t length, const void *point
     const uint8_t *p = pointer;
     if (bytes && (p < packet || p + bytes > packet + length))
         abort();
+}
+
+static void check_registers(const struct gdb_command *command)
+{
+    static struct gdb_cpu_state cpu;
+    uint8_t value[GDB_REGISTER_MAX_BYTES];
+    static uint8_t all[GDB_REGISTERS_BYTES];
+    struct gdb_cpu_state before = cpu;
+    switch (command->kind) {
+    case GDB_COMMAND_READ_REGISTER:
+        if (gdb_register_read(&cpu, command->reg, value) != gdb_register_size(command->reg))
+            abort();
+        break;
+    case GDB_COMMAND_WRITE_REGISTER:
+        if (!gdb_register_write(&cpu, command->reg, command->data, command->data_length)) {
+            if (memcmp(&before, &cpu, sizeof(cpu)))
+                abort(); /* refused, yet changed */
+        } else if (gdb_register_read(&cpu, command->reg, value) != command->data_length) {
+            abort();
+        }
+        break;
+    case GDB_COMMAND_WRITE_REGISTERS:
+        if (!gdb_registers_write(&cpu, command->data, command->data_length) &&
+            memcmp(&before, &cpu, sizeof(cpu)))
+            abort();
+        if (gdb_registers_read(&cpu, all) != GDB_REGISTERS_BYTES)
+            abort();
+        break;
+    default:
+        break;
+    }
 }
 
 static void check_packet(const struct gdb_reader *reader)
@@ -52,6 +85,7 @@ static void check_packet(const struct gdb_reader *reader)
         abort();
     if (command.kind == GDB_COMMAND_WRITE_MEMORY && command.data_length != command.length)
         abort();
+    check_registers(&command);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
