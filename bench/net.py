@@ -15,6 +15,7 @@ Prints medians of the rounds and the guest/QEMU ratio of each figure.
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import statistics
@@ -105,15 +106,19 @@ def tap(create):
 def measure(vmm, backend, args):
     if backend == "tap":
         tap(True)
+    # Unbuffered, so that select() below sees every byte not yet read.
     process = subprocess.Popen(command(vmm, backend, args), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     try:
         deadline = time.monotonic() + args.boot_timeout
         seen = b""
         # The whole line: the kernel's echo of its command line holds the word too, long
         # before the guest is up.
         while True:
-            line = process.stdout.readline()
+            # A guest that hangs prints nothing: wait for output no longer than the deadline.
+            left = deadline - time.monotonic()
+            ready = select.select([process.stdout], [], [], max(left, 0))[0] if left > 0 else []
+            line = process.stdout.readline() if ready else b""
             if not line or time.monotonic() > deadline:
                 raise RuntimeError(f"{vmm} ({backend}) did not get ready: "
                                    + seen[-300:].decode(errors="replace"))
