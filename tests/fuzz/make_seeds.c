@@ -126,6 +126,54 @@ static int write_net_config_seeds(void)
     return failed;
 }
 
+/* A GDB session as gdb 13 opens it (each command framed, with its checksum,
+ * and acknowledged), then breakpoints, a watchpoint, memory, registers,
+ * resuming, Ctrl-C and a detach. */
+static const char *const gdb_session[] = {
+    "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+",
+    "vMustReplyEmpty", "QStartNoAckMode", "Hgp0.0", "qXfer:features:read:target.xml:0,ffb",
+    "qXfer:features:read:target.xml:ffb,ffb", "qTStatus", "?", "qfThreadInfo", "qsThreadInfo",
+    "qAttached:1", "Hc-1", "qC", "g", "p10", "P0=1122334455667788", "m1000,40",
+    "M1008,4:cc90cc90", "X1010,3:abc", "Z0,1020,1", "Z1,1000,1", "Z2,1040,8", "Z3,1040,4",
+    "vCont?", "vCont;s:p1.2;c:p1.-1", "qThreadExtraInfo,2", "T2", "z0,1020,1", "z2,1040,8",
+    "c", "s1030", "G00", "D;1",
+};
+
+static size_t gdb_frame(uint8_t *out, const char *payload)
+{
+    size_t length = strlen(payload);
+    unsigned sum = 0;
+    out[0] = '$';
+    memcpy(out + 1, payload, length);
+    for (size_t i = 0; i < length; i++)
+        sum += (uint8_t)payload[i];
+    snprintf((char *)out + 1 + length, 4, "#%02x", sum & 0xff);
+    return length + 4;
+}
+
+static int write_gdb_seeds(void)
+{
+    static uint8_t wire[8192], lines[4096];
+    size_t used = 0, line_used = 0;
+    lines[line_used++] = '1'; /* fuzz_gdb_stub: odd first byte, lines framed for it */
+    for (size_t i = 0; i < sizeof(gdb_session) / sizeof(gdb_session[0]); i++) {
+        used += gdb_frame(wire + used, gdb_session[i]);
+        wire[used++] = '+';
+        if (i == 30)
+            wire[used++] = 0x03; /* Ctrl-C while it runs */
+        size_t length = strlen(gdb_session[i]);
+        memcpy(lines + line_used, gdb_session[i], length);
+        line_used += length;
+        lines[line_used++] = '\n';
+    }
+    static const char noise[] = "+-\x03$g#00junk$qC#b4";
+    int failed = write_seed("gdb_packet", "session", wire, used);
+    failed |= write_seed("gdb_packet", "bad-checksum-and-noise", noise, sizeof(noise) - 1);
+    failed |= write_seed("gdb_stub", "session-raw", wire, used);
+    failed |= write_seed("gdb_stub", "session-lines", lines, line_used);
+    return failed;
+}
+
 /* fuzz_net_slirp's records: op 0 a frame (16-bit length, then its bytes), 2
  * the device refuses or takes frames from now on, 3 rx_ready, 4 a round. */
 static size_t net_slirp_record(uint8_t *seed, size_t used, const uint8_t *frame, size_t length)
@@ -1249,6 +1297,6 @@ int main(int argc, char **argv)
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
                  write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
-                 write_net_slirp_seeds();
+                 write_net_slirp_seeds() | write_gdb_seeds();
     return failed ? 1 : 0;
 }
