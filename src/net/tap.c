@@ -29,9 +29,9 @@ struct net_tap {
     struct event_source tap_source, rx_kick_source;
     bool rx_blocked; /* the guest had no buffers: the frame in buffer waits */
     bool tx_blocked; /* a write met a full tap queue: tell the device when it drains */
-    bool vhost_opened;  /* /dev/vhost-net is ours (vhost=on, or auto and it opened) */
-    bool vhost_running; /* the kernel moves the frames: we leave the tap alone */
     enum net_vhost vhost_mode;
+    /* fd >= 0: /dev/vhost-net is ours (vhost=on, or auto and it opened);
+     * running: the kernel moves the frames, and we leave the tap alone. */
     struct vhost_net vhost;
     size_t held_length; /* bytes of the held frame in buffer, 0 when none */
     uint8_t *buffer;    /* header + the largest frame */
@@ -45,7 +45,7 @@ static struct net_tap *tap_of(struct net_backend *backend)
 static void tap_update_watch(struct net_tap *tap)
 {
     uint32_t events = (tap->rx_blocked ? 0 : EPOLLIN) | (tap->tx_blocked ? EPOLLOUT : 0);
-    if (tap->vhost_running)
+    if (tap->vhost.running)
         events = 0;
     if (!tap->loop)
         return;
@@ -184,7 +184,7 @@ static int tap_vhost_start(struct net_backend *backend, const struct guest_memor
                            const struct vhost_net_ring rings[VHOST_NET_RING_COUNT])
 {
     struct net_tap *tap = tap_of(backend);
-    if (!tap->vhost_opened)
+    if (tap->vhost.fd < 0)
         return -1;
     struct error error;
     if (vhost_net_start(&tap->vhost, memory, features, rings, tap->fd, &error)) {
@@ -192,7 +192,6 @@ static int tap_vhost_start(struct net_backend *backend, const struct guest_memor
                  error.message);
         return -1;
     }
-    tap->vhost_running = true;
     tap_update_watch(tap);
     return 0;
 }
@@ -200,10 +199,9 @@ static int tap_vhost_start(struct net_backend *backend, const struct guest_memor
 static void tap_vhost_stop(struct net_backend *backend)
 {
     struct net_tap *tap = tap_of(backend);
-    if (!tap->vhost_running)
+    if (!tap->vhost.running)
         return;
     vhost_net_stop(&tap->vhost);
-    tap->vhost_running = false;
     tap_update_watch(tap);
 }
 
@@ -220,8 +218,7 @@ static void tap_stop(struct net_backend *backend, struct event_loop *loop)
 static void tap_destroy(struct net_backend *backend)
 {
     struct net_tap *tap = tap_of(backend);
-    if (tap->vhost_opened)
-        vhost_net_close(&tap->vhost);
+    vhost_net_close(&tap->vhost); /* nothing to do without one */
     if (tap->fd >= 0)
         close(tap->fd);
     if (tap->rx_kick_fd >= 0)
@@ -266,10 +263,8 @@ static int tap_open_vhost(struct net_tap *tap, struct error *error)
     if (tap->vhost_mode == NET_VHOST_OFF)
         return 0;
     struct error detail;
-    if (vhost_net_open(&tap->vhost, &detail) == 0) {
-        tap->vhost_opened = true;
+    if (vhost_net_open(&tap->vhost, &detail) == 0)
         return 0;
-    }
     if (tap->vhost_mode == NET_VHOST_ON)
         return error_set(error, "--net tap,ifname=%s,vhost=on: %s", tap->ifname, detail.message);
     log_message("--net tap,ifname=%s: no vhost-net (%s); frames go through the VMM",
