@@ -725,8 +725,7 @@ static void virtio_net_stop_vhost(struct virtio_net *net)
     net->backend->ops->vhost_stop(net->backend);
     net->vhost_running = false;
     virtio_device_watch_queue(&net->device, VIRTIO_NET_RX_QUEUE, true);
-    if (!(net->device.queues_served_elsewhere & (1u << VIRTIO_NET_TX_QUEUE)))
-        virtio_device_watch_queue(&net->device, VIRTIO_NET_TX_QUEUE, true);
+    virtio_device_watch_queue(&net->device, VIRTIO_NET_TX_QUEUE, true);
 }
 
 /* The driver negotiated: the back end learns what the guest takes, and a
