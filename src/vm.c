@@ -107,8 +107,12 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t memory_size, int cpu_count, st
     vm->pio_bus.name = "port I/O";
     vm->mmio_bus.name = "MMIO";
 
+    vm->paused_event_fd = -1;
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_changed, NULL);
     vm->stop_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (vm->stop_event_fd < 0)
+    vm->paused_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm->stop_event_fd < 0 || vm->paused_event_fd < 0)
         return error_set(error, "eventfd: %s", strerror(errno));
     vm->vcpu_mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (vm->vcpu_mmap_size <= 0)
@@ -182,9 +186,14 @@ void vm_destroy(struct vm *vm)
         close(vm->vm_fd);
     if (vm->stop_event_fd >= 0)
         close(vm->stop_event_fd);
+    if (vm->paused_event_fd >= 0) {
+        close(vm->paused_event_fd);
+        pthread_cond_destroy(&vm->pause_changed);
+        pthread_mutex_destroy(&vm->pause_lock);
+    }
     vm->vcpus = NULL;
     vm->supported_cpuid = NULL;
-    vm->vm_fd = vm->stop_event_fd = -1;
+    vm->vm_fd = vm->stop_event_fd = vm->paused_event_fd = -1;
 }
 
 void vm_set_irq_line(struct vm *vm, unsigned irq, int level)
@@ -281,6 +290,118 @@ static void vcpu_note_exit(struct vcpu *vcpu, uint64_t exit_count)
     atomic_store_explicit(&vcpu->place, VCPU_IN_EXIT, memory_order_relaxed);
 }
 
+static void vcpu_handle_debug(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    pthread_mutex_lock(&vm->pause_lock);
+    vcpu->debug_exit = vcpu->run->debug.arch;
+    vcpu->has_debug_exit = true;
+    pthread_mutex_unlock(&vm->pause_lock);
+    vm_pause(vm); /* the debugger looks at a machine that stands still */
+}
+
+static void vcpu_handle_exit(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    struct kvm_run *run = vcpu->run;
+    vcpu->io_pending = run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        vcpu_handle_io(vcpu);
+        break;
+    case KVM_EXIT_MMIO:
+        vcpu_handle_mmio(vcpu);
+        break;
+    case KVM_EXIT_DEBUG:
+        vcpu_handle_debug(vcpu);
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        /* A triple fault: the last resort of Linux's reboot path, or a
+         * guest that crashed hard.  A PC resets; say so, since the
+         * latter is worth knowing. */
+        vcpu_log_failure(vcpu, "triple fault (CPU shutdown); the machine resets");
+        vm_request_stop(vm, GUEST_EXIT_REBOOT);
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        vm_request_stop(vm, run->system_event.type == KVM_SYSTEM_EVENT_RESET
+                                ? GUEST_EXIT_REBOOT
+                                : GUEST_EXIT_POWEROFF);
+        break;
+    case KVM_EXIT_HLT:
+        /* Only without an in-kernel LAPIC; treat as the CPU stopping for good. */
+        vcpu_log_failure(vcpu, "halted with interrupts off");
+        vm_request_stop(vm, GUEST_EXIT_CRASH);
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        vcpu_log_failure(vcpu, "KVM could not enter the guest");
+        vm_request_stop(vm, GUEST_EXIT_CRASH);
+        break;
+    case KVM_EXIT_INTERNAL_ERROR: {
+        char what[64];
+        snprintf(what, sizeof(what), "KVM internal error %u", run->internal.suberror);
+        vcpu_log_failure(vcpu, what);
+        vm_request_stop(vm, GUEST_EXIT_CRASH);
+        break;
+    }
+    case KVM_EXIT_INTR:
+        break;
+    default: {
+        char what[64];
+        snprintf(what, sizeof(what), "unexpected KVM exit %u", run->exit_reason);
+        vcpu_log_failure(vcpu, what);
+        vm_request_stop(vm, GUEST_EXIT_CRASH);
+        break;
+    }
+    }
+}
+
+/* The last vCPU to park stops the guest's clock and says the machine is
+ * paused. */
+static void vm_note_parked(struct vm *vm)
+{
+    if (++vm->parked_count < vm->cpu_count)
+        return;
+    if (!vm->clock_saved && ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->paused_clock) == 0)
+        vm->clock_saved = true;
+    uint64_t one = 1;
+    if (write(vm->paused_event_fd, &one, sizeof(one)) < 0)
+        log_once("paused event: %s", strerror(errno));
+}
+
+/* Parks the vCPU while the VM is paused or the vCPU held.  An I/O exit's
+ * completion (an IN's value into rax, rip past the instruction) is KVM's
+ * on the next KVM_RUN: that is done first, without entering the guest, so
+ * whoever reads the registers of the parked vCPU sees them as they are. */
+static void vcpu_park(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    for (int round = 0; vcpu->io_pending && round < 16; round++) {
+        vcpu->run->immediate_exit = 1;
+        if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
+            vcpu_handle_exit(vcpu); /* the rest of a string I/O */
+        else
+            vcpu->io_pending = false;
+    }
+    pthread_mutex_lock(&vm->pause_lock);
+    while ((atomic_load(&vm->pause_requested) || vcpu->held) && !atomic_load(&vm->stopping)) {
+        if (!vcpu->parked) {
+            vcpu->parked = true;
+            atomic_store_explicit(&vcpu->place_since_ns, vcpu_now_ns(), memory_order_relaxed);
+            atomic_store_explicit(&vcpu->place, VCPU_PARKED, memory_order_relaxed);
+            ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0); /* EINVAL without kvmclock: no matter */
+            vm_note_parked(vm);
+        }
+        pthread_cond_wait(&vm->pause_changed, &vm->pause_lock);
+    }
+    if (vcpu->parked) {
+        vcpu->parked = false;
+        vm->parked_count--;
+    }
+    /* Cleared under the lock: a pause asked for later sets it again. */
+    vcpu->run->immediate_exit = 0;
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *opaque)
 {
     struct vcpu *vcpu = opaque;
@@ -288,8 +409,14 @@ static void *vcpu_thread(void *opaque)
     uint64_t exit_count = 0;
     atomic_store_explicit(&vcpu->place_since_ns, vcpu_now_ns(), memory_order_relaxed);
     while (!atomic_load(&vm->stopping)) {
+        /* held changes only while this vCPU is parked, under the lock. */
+        if (atomic_load_explicit(&vm->pause_requested, memory_order_relaxed) || vcpu->held) {
+            vcpu_park(vcpu);
+            continue;
+        }
         atomic_store_explicit(&vcpu->place, VCPU_IN_GUEST, memory_order_relaxed);
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+            vcpu->io_pending = false; /* KVM finished it before it returned */
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_message("vCPU %d: KVM_RUN: %s", vcpu->index, strerror(errno));
@@ -297,54 +424,65 @@ static void *vcpu_thread(void *opaque)
             break;
         }
         vcpu_note_exit(vcpu, ++exit_count);
-        struct kvm_run *run = vcpu->run;
-        switch (run->exit_reason) {
-        case KVM_EXIT_IO:
-            vcpu_handle_io(vcpu);
-            break;
-        case KVM_EXIT_MMIO:
-            vcpu_handle_mmio(vcpu);
-            break;
-        case KVM_EXIT_SHUTDOWN:
-            /* A triple fault: the last resort of Linux's reboot path, or a
-             * guest that crashed hard.  A PC resets; say so, since the
-             * latter is worth knowing. */
-            vcpu_log_failure(vcpu, "triple fault (CPU shutdown); the machine resets");
-            vm_request_stop(vm, GUEST_EXIT_REBOOT);
-            break;
-        case KVM_EXIT_SYSTEM_EVENT:
-            vm_request_stop(vm, run->system_event.type == KVM_SYSTEM_EVENT_RESET
-                                    ? GUEST_EXIT_REBOOT
-                                    : GUEST_EXIT_POWEROFF);
-            break;
-        case KVM_EXIT_HLT:
-            /* Only without an in-kernel LAPIC; treat as the CPU stopping for good. */
-            vcpu_log_failure(vcpu, "halted with interrupts off");
-            vm_request_stop(vm, GUEST_EXIT_CRASH);
-            break;
-        case KVM_EXIT_FAIL_ENTRY:
-            vcpu_log_failure(vcpu, "KVM could not enter the guest");
-            vm_request_stop(vm, GUEST_EXIT_CRASH);
-            break;
-        case KVM_EXIT_INTERNAL_ERROR: {
-            char what[64];
-            snprintf(what, sizeof(what), "KVM internal error %u", run->internal.suberror);
-            vcpu_log_failure(vcpu, what);
-            vm_request_stop(vm, GUEST_EXIT_CRASH);
-            break;
-        }
-        case KVM_EXIT_INTR:
-            break;
-        default: {
-            char what[64];
-            snprintf(what, sizeof(what), "unexpected KVM exit %u", run->exit_reason);
-            vcpu_log_failure(vcpu, what);
-            vm_request_stop(vm, GUEST_EXIT_CRASH);
-            break;
-        }
-        }
+        vcpu_handle_exit(vcpu);
     }
     return NULL;
+}
+
+void vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    atomic_store(&vm->pause_requested, true);
+    for (int i = 0; i < vm->cpu_count; i++)
+        vm->vcpus[i].run->immediate_exit = 1;
+    bool already = vm->parked_count == vm->cpu_count;
+    pthread_mutex_unlock(&vm->pause_lock);
+    if (already) { /* the caller waits for the event all the same */
+        uint64_t one = 1;
+        if (write(vm->paused_event_fd, &one, sizeof(one)) < 0)
+            log_once("paused event: %s", strerror(errno));
+        return;
+    }
+    for (int i = 0; i < vm->cpu_count; i++)
+        if (vm->vcpus[i].thread_started && !pthread_equal(vm->vcpus[i].thread, pthread_self()))
+            pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    bool paused = vm->parked_count == vm->cpu_count;
+    pthread_mutex_unlock(&vm->pause_lock);
+    return paused;
+}
+
+void vm_resume(struct vm *vm, const bool *hold)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    if (vm->clock_saved) {
+        /* From where it stood: no jump by the time spent paused. */
+        struct kvm_clock_data clock = {.clock = vm->paused_clock.clock};
+        if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
+            log_once("KVM_SET_CLOCK: %s", strerror(errno));
+        vm->clock_saved = false;
+    }
+    for (int i = 0; i < vm->cpu_count; i++)
+        vm->vcpus[i].held = hold ? hold[i] : false;
+    atomic_store(&vm->pause_requested, false);
+    pthread_cond_broadcast(&vm->pause_changed);
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_take_debug_exit(struct vm *vm, int cpu, struct kvm_debug_exit_arch *exit)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    struct vcpu *vcpu = &vm->vcpus[cpu];
+    bool had = vcpu->has_debug_exit;
+    if (had)
+        *exit = vcpu->debug_exit;
+    vcpu->has_debug_exit = false;
+    pthread_mutex_unlock(&vm->pause_lock);
+    return had;
 }
 
 static void vcpu_kick_handler(int signal_number)
@@ -383,6 +521,10 @@ static void vm_report_vcpu_places(struct vm *vm)
                                                   : false;
         if (place == VCPU_NOT_STARTED)
             log_message("vCPU %d: never ran", i);
+        else if (place == VCPU_PARKED)
+            log_message("vCPU %d: parked (the VM is paused, or a debugger holds it) for %.1f s, "
+                        "after %llu exits",
+                        i, seconds, exits);
         else
             log_message("vCPU %d: %s for %.1f s, after %llu exits (the last: %s at 0x%llx)", i,
                         place == VCPU_IN_GUEST ? "in the guest (KVM_RUN)"
@@ -437,6 +579,9 @@ static void vm_report_vcpu_states(struct vm *vm)
 
 static void vm_kick_vcpus(struct vm *vm)
 {
+    pthread_mutex_lock(&vm->pause_lock); /* parked vCPUs see the stop */
+    pthread_cond_broadcast(&vm->pause_changed);
+    pthread_mutex_unlock(&vm->pause_lock);
     for (int i = 0; i < vm->cpu_count; i++) {
         struct vcpu *vcpu = &vm->vcpus[i];
         vcpu->run->immediate_exit = 1;

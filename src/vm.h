@@ -19,7 +19,7 @@ struct vm;
 /* Where a vCPU thread is, for the report a SIGQUIT asks for (a hung guest:
  * is a vCPU stuck in the VMM, or in the guest?).  Written by the vCPU's
  * own thread around each KVM_RUN, read by the main thread. */
-enum vcpu_place { VCPU_NOT_STARTED, VCPU_IN_GUEST, VCPU_IN_EXIT };
+enum vcpu_place { VCPU_NOT_STARTED, VCPU_IN_GUEST, VCPU_IN_EXIT, VCPU_PARKED };
 
 struct vcpu {
     struct vm *vm;
@@ -33,6 +33,15 @@ struct vcpu {
     _Atomic uint64_t exit_count;
     _Atomic uint32_t last_exit_reason;
     _Atomic uint64_t last_exit_address; /* the port or MMIO address of an I/O exit */
+
+    /* Pausing (under vm->pause_lock): held keeps this vCPU parked while the
+     * others run (a debugger stepping one thread); the last debug exit
+     * (breakpoint, single step, watchpoint) waits here for the controller. */
+    bool held;
+    bool parked;
+    bool io_pending; /* an I/O exit KVM completes on the next KVM_RUN */
+    bool has_debug_exit;
+    struct kvm_debug_exit_arch debug_exit;
 };
 
 struct vm {
@@ -52,6 +61,17 @@ struct vm {
     atomic_bool stopping;
     int exit_status;
     int stop_event_fd; /* becomes readable once a stop is requested */
+
+    /* Pausing, for a debugger or the control socket: every vCPU out of
+     * KVM_RUN and parked; paused_event_fd becomes readable once all are.
+     * The guest's clock stands still meanwhile. */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_changed;
+    atomic_bool pause_requested;
+    int parked_count;
+    int paused_event_fd;
+    bool clock_saved;
+    struct kvm_clock_data paused_clock;
 };
 
 /* Largest vCPU count KVM allows on this host. */
@@ -70,6 +90,19 @@ void vm_set_irq_line(struct vm *vm, unsigned irq, int level);
 
 /* Asks the VM to stop with exit_status; safe from any thread, first one wins. */
 void vm_request_stop(struct vm *vm, int exit_status);
+
+/* Asks every vCPU to park (safe from any thread, and again while pausing);
+ * paused_event_fd is written once the last one has.  With start_paused
+ * before vm_run, no guest instruction runs until vm_resume. */
+void vm_pause(struct vm *vm);
+/* Whether every vCPU is parked (the state of a paused VM may be read and
+ * changed from another thread then). */
+bool vm_is_paused(struct vm *vm);
+/* Lets the vCPUs run again, all of them, or with hold[i] those that stay
+ * parked; the guest's clock goes on from where it stood. */
+void vm_resume(struct vm *vm, const bool *hold);
+/* Takes cpu's debug exit recorded since the pause, if there is one. */
+bool vm_take_debug_exit(struct vm *vm, int cpu, struct kvm_debug_exit_arch *exit);
 
 /* Puts the boot vCPU in the entry state, starts every vCPU thread, waits for
  * a stop (or a terminating signal in the blocked set), and returns the exit status. */
