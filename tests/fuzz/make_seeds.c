@@ -126,6 +126,18 @@ static int write_net_config_seeds(void)
     return failed;
 }
 
+static int write_listen_address_seeds(void)
+{
+    static const char *const seeds[] = {
+        "1234", "tcp::1234", "127.0.0.1:1", "[::1]:65535", "unix:/tmp/gdb.sock",
+        "0.0.0.0:99999", "unix:", "[fe80::1%eth0]:1", "tcp:localhost:1",
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        failed |= write_numbered_seed("listen_address", "value", i, seeds[i], strlen(seeds[i]));
+    return failed;
+}
+
 /* A GDB session as gdb 13 opens it (each command framed, with its checksum,
  * and acknowledged), then breakpoints, a watchpoint, memory, registers,
  * resuming, Ctrl-C and a detach. */
@@ -1297,6 +1309,6 @@ int main(int argc, char **argv)
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
                  write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
-                 write_net_slirp_seeds() | write_gdb_seeds();
+                 write_net_slirp_seeds() | write_gdb_seeds() | write_listen_address_seeds();
     return failed ? 1 : 0;
 }
