@@ -336,6 +336,15 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
         return -1;
     if (event_loop_init(&machine->loop, error))
         return -1;
+    /* The debugger's socket before any guest code: a port in use is said now. */
+    if (config->gdb_spec) {
+        if (gdb_server_open(&machine->gdb, config->gdb_spec, &machine->vm, error)) {
+            struct error detail = *error;
+            return error_set(error, "--gdb %s", detail.message);
+        }
+        machine->has_gdb = true;
+    }
+    machine->start_paused = config->start_paused;
 
     uart_init(&machine->uart, STDOUT_FILENO, machine_set_uart_irq, machine);
     rtc_init(&machine->rtc, machine_set_rtc_irq, machine);
@@ -490,6 +499,10 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     }
     if (machine->display && machine_start_display(machine, error))
         return -1;
+    if (machine->has_gdb && gdb_server_start(&machine->gdb, &machine->loop, error))
+        return -1;
+    if (machine->start_paused)
+        vm_pause(&machine->vm);
     if (event_loop_start(&machine->loop, error))
         return -1;
     console_enter_raw_mode();
@@ -541,6 +554,8 @@ void machine_destroy(struct machine *machine)
     }
     if (machine->screenshot_signal_fd >= 0)
         close(machine->screenshot_signal_fd);
+    if (machine->has_gdb)
+        gdb_server_close(&machine->gdb);
     if (machine->rng_transport.device) {
         virtio_pci_destroy(&machine->rng_transport);
         virtio_device_destroy(&machine->rng.device);

@@ -4,6 +4,7 @@
 #define GUEST_MACHINE_H
 
 #include "console.h"
+#include "control/gdb_server.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/pci.h"
@@ -57,6 +58,8 @@ struct machine_config {
     bool debug_exit; /* isa-debug-exit at debug_exit_port */
     uint16_t debug_exit_port;
     bool test_devices; /* pc-testdev */
+    const char *gdb_spec; /* --gdb: where the GDB stub listens, or NULL */
+    bool start_paused;    /* --paused: no vCPU runs until the debugger continues */
 };
 
 struct machine {
@@ -101,6 +104,9 @@ struct machine {
     const char *screenshot_path;
     int screenshot_signal_fd;
     struct event_source screenshot_source;
+    bool has_gdb;
+    bool start_paused;
+    struct gdb_server gdb;
 };
 
 /* Creates the VM with its devices and ACPI tables; loads nothing yet. */

@@ -212,6 +212,8 @@ int main(int argc, char **argv)
         .debug_exit = options.debug_exit,
         .debug_exit_port = options.debug_exit_port,
         .test_devices = options.test_devices,
+        .gdb_spec = options.gdb_spec,
+        .start_paused = options.paused,
     };
     if (machine_create(&machine, kvm_fd, &machine_config, &error))
         return fail(error.message);

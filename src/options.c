@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "control/listen_address.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +20,9 @@ enum {
     OPTION_SCREENSHOT,
     OPTION_DEBUG_EXIT,
     OPTION_TEST_DEVICES,
-    OPTION_NET
+    OPTION_NET,
+    OPTION_GDB,
+    OPTION_PAUSED
 };
 
 static const struct option long_options[] = {
@@ -31,7 +35,9 @@ static const struct option long_options[] = {
     {"screenshot", required_argument, NULL, OPTION_SCREENSHOT},
     {"debug-exit", optional_argument, NULL, OPTION_DEBUG_EXIT},
     {"test-devices", no_argument, NULL, OPTION_TEST_DEVICES},
-    {"net", required_argument, NULL, OPTION_NET}, {NULL, 0, NULL, 0},
+    {"net", required_argument, NULL, OPTION_NET},
+    {"gdb", required_argument, NULL, OPTION_GDB},
+    {"paused", no_argument, NULL, OPTION_PAUSED}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -266,6 +272,18 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return -1;
             options->net_count++;
             break;
+        case OPTION_GDB: {
+            struct listen_address address;
+            if (listen_address_parse(optarg, &address, error)) {
+                struct error detail = *error;
+                return error_set(error, "--gdb %s", detail.message);
+            }
+            options->gdb_spec = optarg;
+            break;
+        }
+        case OPTION_PAUSED:
+            options->paused = true;
+            break;
         case 'h':
             options->show_help = true;
             return 0;
@@ -287,6 +305,8 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     if ((display_size_given || options->screenshot_path) && !options->graphics)
         return error_set(error, "%s: only means something with -g or --display",
                          display_size_given ? "--display-size" : "--screenshot");
+    if (options->paused && !options->gdb_spec)
+        return error_set(error, "--paused: needs --gdb, whose debugger starts the VM");
     if (pages_given && !options->balloon_poll_seconds)
         return error_set(error, "-p: only means something with -m (the balloon's polling)");
     if (optind >= argc)
@@ -344,6 +364,11 @@ void options_print_help(const char *program)
            "                      out of it; restrict=on lets nothing out but guestfwd\n"
            "      --net tap,ifname=NAME[,vhost=on|off][,mac=MAC]\n"
            "                      a virtio NIC on an existing tap interface (vhost-net when it can)\n"
+           "      --gdb [HOST:]PORT|unix:PATH\n"
+           "                      a GDB remote stub for the guest kernel (gdb's target remote);\n"
+           "                      one thread per vCPU; HOST defaults to 127.0.0.1\n"
+           "      --paused        with --gdb: no guest instruction runs until the debugger\n"
+           "                      continues (break at the kernel's first instruction)\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"
@@ -352,7 +377,7 @@ void options_print_help(const char *program)
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
            "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 6 the guest\n"
-           "kernel panicked (pvpanic); 128+N ended by signal N; with --debug-exit,\n"
-           "(V << 1) | 1 when the guest wrote V to its port.\n",
+           "kernel panicked (pvpanic); 7 killed by the debugger; 128+N ended by signal N;\n"
+           "with --debug-exit, (V << 1) | 1 when the guest wrote V to its port.\n",
            program);
 }

@@ -57,6 +57,10 @@ struct options {
     /* --test-devices: QEMU's pc-testdev (scratch ports, page flush, IRQ
      * lines, scratch MMIO) for kernel test suites. */
     bool test_devices;
+    /* --gdb ADDRESS: the GDB stub listens there; --paused: no vCPU runs
+     * until the debugger continues. */
+    const char *gdb_spec;
+    bool paused;
     bool show_help;
     bool show_version;
 };

@@ -208,7 +208,9 @@ static int gdb_find_hw_point(const struct gdb_stub *stub, unsigned type, uint64_
 static const char *gdb_insert_hardware(struct gdb_stub *stub, unsigned type, uint64_t address,
                                        uint64_t length)
 {
-    if (type == GDB_POINT_HARDWARE)
+    if (type == GDB_POINT_SOFTWARE && length != 1)
+        return GDB_E_INVALID;
+    if (type == GDB_POINT_HARDWARE || type == GDB_POINT_SOFTWARE)
         length = 1; /* gdb's kind for x86 is 1; the register takes no other */
     else if ((length != 1 && length != 2 && length != 4 && length != 8) || (address & (length - 1)))
         return GDB_E_INVALID;
@@ -227,7 +229,7 @@ static const char *gdb_insert_hardware(struct gdb_stub *stub, unsigned type, uin
 static const char *gdb_remove_hardware(struct gdb_stub *stub, unsigned type, uint64_t address,
                                        uint64_t length)
 {
-    if (type == GDB_POINT_HARDWARE)
+    if (type == GDB_POINT_HARDWARE || type == GDB_POINT_SOFTWARE)
         length = 1;
     int index = gdb_find_hw_point(stub, type, address, length);
     if (index < 0)
@@ -241,8 +243,14 @@ static void gdb_point(struct gdb_stub *stub, const struct gdb_command *command, 
     const char *answer;
     switch (command->point) {
     case GDB_POINT_SOFTWARE:
-        answer = insert ? gdb_insert_software(stub, command->address, command->length)
-                        : gdb_remove_software(stub, command->address);
+        if (stub->breakpoints_in_debug_registers)
+            answer = insert ? gdb_insert_hardware(stub, GDB_POINT_SOFTWARE, command->address,
+                                                  command->length)
+                            : gdb_remove_hardware(stub, GDB_POINT_SOFTWARE, command->address,
+                                                  command->length);
+        else
+            answer = insert ? gdb_insert_software(stub, command->address, command->length)
+                            : gdb_remove_software(stub, command->address);
         break;
     case GDB_POINT_READ_WATCH:
         answer = ""; /* x86 watches writes, or reads and writes: not reads alone */
@@ -600,4 +608,9 @@ void gdb_stub_disconnected(struct gdb_stub *stub)
     }
     gdb_remove_all_points(stub);
     stub->ops->detach(stub->target);
+}
+
+bool gdb_stub_has_breakpoint(const struct gdb_stub *stub, uint64_t address)
+{
+    return gdb_find_breakpoint(stub, address) >= 0;
 }

@@ -23,7 +23,9 @@
 enum gdb_run { GDB_RUN_STAY, GDB_RUN_CONTINUE, GDB_RUN_STEP };
 
 /* A hardware breakpoint or watchpoint (debug registers): type is
- * GDB_POINT_HARDWARE or a watch type; length 1, 2, 4 or 8. */
+ * GDB_POINT_HARDWARE or a watch type; length 1, 2, 4 or 8.  Or
+ * GDB_POINT_SOFTWARE: the debugger's Z0 in a debug register (see
+ * breakpoints_in_debug_registers), stopped at as a software breakpoint. */
 struct gdb_hw_point {
     unsigned type;
     uint64_t address;
@@ -84,6 +86,9 @@ struct gdb_stub {
     bool running;  /* resumed, no stop reported since */
     bool finished; /* detached or killed: the session is over */
     bool lost;     /* the debugger went away while the target ran */
+    /* Z0 served by a debug register (GDB_POINT_SOFTWARE in hw_points), on
+     * a host whose KVM does not pass a guest's int3 to us. */
+    bool breakpoints_in_debug_registers;
     unsigned cpu_g; /* Hg: registers and memory (index) */
     int64_t thread_c; /* Hc: what c and s resume */
     struct gdb_stop stop; /* the last stop, for '?' */
@@ -111,6 +116,9 @@ void gdb_stub_init(struct gdb_stub *stub, const struct gdb_target_ops *ops, void
 void gdb_stub_input(struct gdb_stub *stub, const uint8_t *bytes, size_t length);
 /* The target stopped (every vCPU): sends the stop reply. */
 void gdb_stub_stopped(struct gdb_stub *stub, const struct gdb_stop *stop);
+/* Whether address holds one of the debugger's int3s (a #BP there is the
+ * debugger's; elsewhere it is the guest's own). */
+bool gdb_stub_has_breakpoint(const struct gdb_stub *stub, uint64_t address);
 /* The debugger went away: software breakpoints come out of guest memory,
  * debug registers are cleared, and the target runs on (a running target is
  * stopped for that first, and let go at its stop). */

@@ -377,6 +377,52 @@ static void test_hardware_points(void **state)
     assert_string_equal(exchange("z4,3000,8"), "E05");
 }
 
+/* A host whose KVM lets the guest take its own int3: Z0 goes in a debug
+ * register, guest memory untouched, sharing the four with Z1-Z4. */
+static void test_software_breakpoints_in_debug_registers(void **state)
+{
+    (void)state;
+    stub.breakpoints_in_debug_registers = true;
+    uint8_t original = target.memory[0x20];
+    assert_string_equal(exchange("Z0,1020,1"), "OK");
+    assert_int_equal(target.memory[0x20], original);
+    assert_false(target.software_breakpoints);
+    assert_int_equal(target.point_count, 1);
+    assert_int_equal(target.points[0].type, GDB_POINT_SOFTWARE);
+    assert_int_equal(target.points[0].address, 0x1020);
+    assert_false(gdb_stub_has_breakpoint(&stub, 0x1020)); /* no int3 of ours there */
+    assert_string_equal(exchange("Z0,1020,2"), "E16");
+    assert_string_equal(exchange("Z1,1030,1"), "OK");
+    assert_string_equal(exchange("Z2,2000,8"), "OK");
+    assert_string_equal(exchange("Z0,1040,1"), "OK");
+    assert_string_equal(exchange("Z0,1050,1"), "E1c");
+    assert_string_equal(exchange("z0,1020,1"), "OK");
+    assert_int_equal(target.point_count, 3);
+    assert_string_equal(exchange("Z0,1050,1"), "OK");
+    /* A stop there is told as a software breakpoint. */
+    struct gdb_stop stop = {.reason = GDB_STOP_SW_BREAK, .cpu = 0, .signal = 5};
+    uint8_t framed[32];
+    size_t length = gdb_packet_encode("vCont;c", 7, framed, sizeof(framed));
+    assert_int_equal(feed_raw((const char *)framed, length), 0);
+    sent_length = 0;
+    gdb_stub_stopped(&stub, &stop);
+    assert_string_equal(exchange("?"), "T05thread:1;swbreak:;");
+    /* Detach clears them all. */
+    assert_string_equal(exchange("D"), "OK");
+    assert_int_equal(target.point_count, 0);
+}
+
+static void test_has_breakpoint(void **state)
+{
+    (void)state;
+    assert_false(gdb_stub_has_breakpoint(&stub, 0x1020));
+    assert_string_equal(exchange("Z0,1020,1"), "OK");
+    assert_true(gdb_stub_has_breakpoint(&stub, 0x1020));
+    assert_false(gdb_stub_has_breakpoint(&stub, 0x1021));
+    assert_string_equal(exchange("z0,1020,1"), "OK");
+    assert_false(gdb_stub_has_breakpoint(&stub, 0x1020));
+}
+
 static void test_resume_and_stop(void **state)
 {
     (void)state;
@@ -490,6 +536,8 @@ int main(void)
         cmocka_unit_test_setup(test_memory, setup),
         cmocka_unit_test_setup(test_software_breakpoints, setup),
         cmocka_unit_test_setup(test_hardware_points, setup),
+        cmocka_unit_test_setup(test_software_breakpoints_in_debug_registers, setup),
+        cmocka_unit_test_setup(test_has_breakpoint, setup),
         cmocka_unit_test_setup(test_resume_and_stop, setup),
         cmocka_unit_test_setup(test_detach_and_kill, setup),
         cmocka_unit_test_setup(test_debugger_goes_away, setup),

@@ -475,6 +475,34 @@ static void test_debug_exit_and_test_devices(void **state)
     assert_error_mentions(&error, "--test-devices");
 }
 
+static void test_gdb_and_paused(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "k"), 0);
+    assert_null(options.gdb_spec);
+    assert_false(options.paused);
+    assert_int_equal(PARSE(&options, &error, "--gdb", "1234", "k"), 0);
+    assert_string_equal(options.gdb_spec, "1234");
+    assert_false(options.paused);
+    assert_int_equal(PARSE(&options, &error, "--gdb", "unix:/tmp/g.sock", "--paused", "k"), 0);
+    assert_string_equal(options.gdb_spec, "unix:/tmp/g.sock");
+    assert_true(options.paused);
+    assert_int_equal(PARSE(&options, &error, "--gdb=tcp::1234", "k"), 0);
+    /* Nothing could continue a paused VM without the debugger. */
+    assert_int_equal(PARSE(&options, &error, "--paused", "k"), -1);
+    assert_error_mentions(&error, "--paused");
+    assert_error_mentions(&error, "--gdb");
+    static const char *const bad[] = {"--gdb=", "--gdb=0", "--gdb=65536", "--gdb=port",
+                                      "--gdb=unix:", "--gdb=localhost:1234", "--gdb=1.2.3:99"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (PARSE(&options, &error, bad[i], "k") != -1)
+            fail_msg("%s accepted", bad[i]);
+        assert_error_mentions(&error, "--gdb ");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_console_option),
         cmocka_unit_test(test_graphics_options),
         cmocka_unit_test(test_debug_exit_and_test_devices),
+        cmocka_unit_test(test_gdb_and_paused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
