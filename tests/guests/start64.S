@@ -4,6 +4,9 @@
  * direction flag, not the contents of the scratch memory (reserve_memory_size)
  * after the image, where .bss and the stack live. */
 #define STACK_SIZE 16384
+#ifndef PROBE_MAIN
+#define PROBE_MAIN zbi_probe_main /* the gdb probe shares this entry */
+#endif
 
 	.code64
 	.section .text.start, "ax"
@@ -24,7 +27,7 @@ _start:
 	rep stosq
 	mov %r12, %rdi
 	mov %rbx, %rsi
-	call zbi_probe_main
+	call PROBE_MAIN
 1:	cli
 	hlt
 	jmp 1b
