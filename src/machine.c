@@ -499,7 +499,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     }
     if (machine->display && machine_start_display(machine, error))
         return -1;
-    if (machine->has_gdb && gdb_server_start(&machine->gdb, &machine->loop, error))
+    if (machine->has_gdb &&
+        gdb_server_start(&machine->gdb, &machine->loop, machine->start_paused, error))
         return -1;
     if (machine->start_paused)
         vm_pause(&machine->vm);

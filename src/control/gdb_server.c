@@ -149,6 +149,7 @@ static void gdb_server_accept(struct event_source *source, uint32_t events)
     server->client_fd = fd;
     server->client_source = (struct event_source){fd, gdb_server_client_ready, server};
     server->attaching = true;
+    server->held_for_debugger = false; /* this one decides now */
     if (event_loop_watch(server->loop, &server->client_source, 0)) {
         close(fd);
         server->client_fd = -1;
@@ -178,16 +179,24 @@ static void gdb_server_paused(struct event_source *source, uint32_t events)
         gdb_server_watch_client(server);
         return;
     }
-    if (!server->has_session || !(server->stub.running || server->stub.lost))
-        return;
-    struct gdb_stop stop;
-    if (gdb_target_classify_stop(&server->target, &server->stub, &stop))
-        gdb_stub_stopped(&server->stub, &stop);
+    bool session = server->has_session && !server->stub.finished;
+    if (server->has_session && (server->stub.running || server->stub.lost)) {
+        struct gdb_stop stop;
+        if (gdb_target_classify_stop(&server->target, &server->stub, &stop))
+            gdb_stub_stopped(&server->stub, &stop);
+    } else if (!session && !server->held_for_debugger) {
+        /* Stopped for nobody: a vCPU met a breakpoint just as the debugger
+         * took it out and left.  Its rip is still at the instruction. */
+        gdb_target_forget_stops(&server->target);
+        vm_resume(server->vm, NULL);
+    }
 }
 
-int gdb_server_start(struct gdb_server *server, struct event_loop *loop, struct error *error)
+int gdb_server_start(struct gdb_server *server, struct event_loop *loop, bool start_paused,
+                     struct error *error)
 {
     server->loop = loop;
+    server->held_for_debugger = start_paused;
     server->listen_source = (struct event_source){server->listen_fd, gdb_server_accept, server};
     server->paused_source =
         (struct event_source){server->vm->paused_event_fd, gdb_server_paused, server};

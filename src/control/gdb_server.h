@@ -24,6 +24,7 @@ struct gdb_server {
     int listen_fd;
     int client_fd;
     bool attaching; /* connected; the VM is being stopped for it */
+    bool held_for_debugger; /* --paused: stopped until the first debugger continues */
     struct event_source listen_source, client_source, paused_source;
     struct gdb_target target;
     struct gdb_stub stub;
@@ -36,7 +37,11 @@ struct gdb_server {
 
 int gdb_server_open(struct gdb_server *server, const char *spec, struct vm *vm,
                     struct error *error);
-int gdb_server_start(struct gdb_server *server, struct event_loop *loop, struct error *error);
+/* With start_paused (--paused), the VM stays stopped until a debugger lets
+ * it go; otherwise a stop nobody asked for (a breakpoint hit as the
+ * debugger detached) is let go at once. */
+int gdb_server_start(struct gdb_server *server, struct event_loop *loop, bool start_paused,
+                     struct error *error);
 void gdb_server_close(struct gdb_server *server);
 
 #endif

@@ -420,6 +420,40 @@ static void gdb_xfer(struct gdb_stub *stub, const char *arguments)
     gdb_send_packet(stub, stub->reply, take + 1);
 }
 
+/* qRcmd,HEX: gdb's `monitor COMMAND`; the reply is the output, in hex. */
+static void gdb_monitor(struct gdb_stub *stub, const char *hex)
+{
+    size_t hex_length = strlen(hex);
+    char command[64];
+    if (hex_length % 2 || hex_length / 2 >= sizeof(command) ||
+        !gdb_hex_decode(hex, hex_length / 2, (uint8_t *)command)) {
+        gdb_reply(stub, GDB_E_BAD);
+        return;
+    }
+    command[hex_length / 2] = 0;
+    char text[1024];
+    size_t at = 0;
+    if (!strcmp(command, "info")) {
+        text[0] = 0;
+        if (stub->ops->describe)
+            stub->ops->describe(stub->target, text, sizeof(text));
+        at = strlen(text);
+        snprintf(text + at, sizeof(text) - at,
+                 "debugger: %u software breakpoints (%s), %u debug registers in use\n",
+                 stub->breakpoint_count,
+                 stub->breakpoints_in_debug_registers ? "in debug registers" : "int3",
+                 stub->hw_point_count);
+    } else if (!strcmp(command, "help")) {
+        snprintf(text, sizeof(text), "monitor info: the VM, what this host's KVM fires, and the "
+                                     "debugger's breakpoints\nmonitor help: this\n");
+    } else {
+        snprintf(text, sizeof(text), "unknown monitor command \"%.40s\"; monitor help lists "
+                                     "them\n",
+                 command);
+    }
+    gdb_reply_hex(stub, (const uint8_t *)text, strlen(text));
+}
+
 static void gdb_query(struct gdb_stub *stub, const struct gdb_command *command)
 {
     char text[GDB_MAX_CPUS * 4 + 8];
@@ -441,6 +475,8 @@ static void gdb_query(struct gdb_stub *stub, const struct gdb_command *command)
     } else if (gdb_query_is(command, "qC")) {
         snprintf(text, sizeof(text), "QC%x", stub->stop.cpu + 1);
         gdb_reply(stub, text);
+    } else if (gdb_query_is(command, "qRcmd")) {
+        gdb_monitor(stub, command->arguments);
     } else if (gdb_query_is(command, "qAttached")) {
         gdb_reply(stub, "1"); /* detach leaves the VM running, it does not end it */
     } else if (gdb_query_is(command, "qThreadExtraInfo")) {

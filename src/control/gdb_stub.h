@@ -72,6 +72,8 @@ struct gdb_target_ops {
     /* The debugger detached (the target runs on) or killed it (the VM ends). */
     void (*detach)(void *target);
     void (*kill)(void *target);
+    /* For `monitor info`: a few lines about the target (may be NULL). */
+    void (*describe)(void *target, char *out, size_t size);
 };
 
 struct gdb_stub {

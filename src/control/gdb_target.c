@@ -258,6 +258,34 @@ static void target_kill(void *opaque)
     vm_request_stop(target->vm, GUEST_EXIT_KILLED);
 }
 
+static void target_describe(void *opaque, char *out, size_t size)
+{
+    struct gdb_target *target = opaque;
+    struct vm *vm = target->vm;
+    const struct debug_capabilities *host = &target->host;
+    size_t at = (size_t)snprintf(out, size, "VM: %d vCPUs, %llu MiB of RAM, %s\n", vm->cpu_count,
+                                 (unsigned long long)(vm->memory.total_size >> 20),
+                                 vm_is_paused(vm) ? "stopped" : "running");
+    for (int cpu = 0; cpu < vm->cpu_count && at < size; cpu++) {
+        struct kvm_regs regs;
+        struct kvm_mp_state mp_state;
+        if (ioctl(vm->vcpus[cpu].fd, KVM_GET_REGS, &regs) ||
+            ioctl(vm->vcpus[cpu].fd, KVM_GET_MP_STATE, &mp_state))
+            continue;
+        static const char *const states[] = {"runnable", "not started", "INIT received",
+                                             "halted", "SIPI received", "stopped"};
+        at += (size_t)snprintf(out + at, size - at, "vCPU %d: rip 0x%llx, %s\n", cpu,
+                               (unsigned long long)regs.rip,
+                               mp_state.mp_state < 6 ? states[mp_state.mp_state] : "?");
+    }
+    if (at < size)
+        snprintf(out + at, size - at,
+                 "this host's KVM fires: int3 %s, debug-register breakpoints %s, watchpoints "
+                 "%s%s\n",
+                 host->int3_intercepted ? "yes" : "no", host->debug_registers ? "yes" : "no",
+                 host->data_watchpoints ? "yes" : "no", host->measured ? "" : " (not measured)");
+}
+
 const struct gdb_target_ops gdb_target_ops = {
     .cpu_count = target_cpu_count,
     .get_state = target_get_state,
@@ -269,6 +297,7 @@ const struct gdb_target_ops gdb_target_ops = {
     .interrupt = target_interrupt,
     .detach = target_detach,
     .kill = target_kill,
+    .describe = target_describe,
 };
 
 /* One vCPU's debug exit, as the debugger would see it; false when it was

@@ -145,7 +145,7 @@ static const char *const gdb_session[] = {
     "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+",
     "vMustReplyEmpty", "QStartNoAckMode", "Hgp0.0", "qXfer:features:read:target.xml:0,ffb",
     "qXfer:features:read:target.xml:ffb,ffb", "qTStatus", "?", "qfThreadInfo", "qsThreadInfo",
-    "qAttached:1", "Hc-1", "qC", "g", "p10", "P0=1122334455667788", "m1000,40",
+    "qAttached:1", "qRcmd,696e666f", "qRcmd,7a", "Hc-1", "qC", "g", "p10", "P0=1122334455667788", "m1000,40",
     "M1008,4:cc90cc90", "X1010,3:abc", "Z0,1020,1", "Z1,1000,1", "Z2,1040,8", "Z3,1040,4",
     "vCont?", "vCont;s:p1.2;c:p1.-1", "qThreadExtraInfo,2", "T2", "z0,1020,1", "z2,1040,8",
     "c", "s1030", "G00", "D;1",

@@ -48,6 +48,7 @@ target remote $socket
 shell echo "printed-while-paused=\$(grep -c 'gdb probe' $out)"
 info threads
 print probe_message
+monitor info
 printf "cr0=0x%lx cr3=0x%lx\n", \$cr0, \$cr3
 printf "pc-before-step=0x%lx\n", \$pc
 stepi
@@ -88,6 +89,8 @@ GDB
     check "nothing ran before the debugger said so" gdb_said '^printed-while-paused=0$'
     check "two vCPUs, two threads" gdb_said '^ +2 +Thread 2 \(vCPU 1\)'
     check "the string behind probe_message" gdb_said '"hello from the gdb probe"'
+    check "monitor info: the VM, stopped" gdb_said '^VM: 2 vCPUs, [0-9]+ MiB of RAM, stopped$'
+    check "monitor info: what the host fires" gdb_said "^this host's KVM fires: int3 (yes|no),"
     check "cr0 with paging on, a cr3" gdb_said '^cr0=0x8[0-9a-f]{7} cr3=0x[1-9a-f]'
     check "stepi moved the pc (${before:-none} -> ${stepped:-none})" \
         [ -n "$stepped" -a "$stepped" != "$before" ]

@@ -412,6 +412,35 @@ static void test_software_breakpoints_in_debug_registers(void **state)
     assert_int_equal(target.point_count, 0);
 }
 
+/* gdb's `monitor CMD` (qRcmd,HEX): the reply is the output in hex. */
+static const char *monitor(const char *command)
+{
+    char packet[160] = "qRcmd,";
+    gdb_hex_encode((const uint8_t *)command, strlen(command), packet + 6);
+    const char *hex = exchange(packet);
+    static char text[GDB_PACKET_MAX / 2 + 1];
+    size_t length = strlen(hex);
+    if (length % 2 || !gdb_hex_decode(hex, length / 2, (uint8_t *)text))
+        return hex; /* not output: an error */
+    text[length / 2] = 0;
+    return text;
+}
+
+static void test_monitor_commands(void **state)
+{
+    (void)state;
+    assert_string_equal(exchange("Z0,1020,1"), "OK");
+    assert_non_null(strstr(monitor("info"), "debugger: 1 software breakpoints (int3), 0 debug"));
+    assert_non_null(strstr(monitor("help"), "monitor info"));
+    assert_non_null(strstr(monitor("frobnicate"), "unknown monitor command \"frobnicate\""));
+    assert_string_equal(exchange("qRcmd,696e666"), "E01");  /* odd hex */
+    assert_string_equal(exchange("qRcmd,zz"), "E01");       /* not hex */
+    char long_command[200] = "qRcmd,";
+    memset(long_command + 6, '6', 150);
+    long_command[156] = 0;
+    assert_string_equal(exchange(long_command), "E01");     /* longer than any command */
+}
+
 static void test_has_breakpoint(void **state)
 {
     (void)state;
@@ -538,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup(test_hardware_points, setup),
         cmocka_unit_test_setup(test_software_breakpoints_in_debug_registers, setup),
         cmocka_unit_test_setup(test_has_breakpoint, setup),
+        cmocka_unit_test_setup(test_monitor_commands, setup),
         cmocka_unit_test_setup(test_resume_and_stop, setup),
         cmocka_unit_test_setup(test_detach_and_kill, setup),
         cmocka_unit_test_setup(test_debugger_goes_away, setup),
