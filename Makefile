@@ -18,6 +18,11 @@ NET_PACKAGES := slirp
 NET_CFLAGS := $(shell pkg-config --cflags $(NET_PACKAGES) 2>/dev/null)
 NET_LIBS := $(shell pkg-config --libs $(NET_PACKAGES) 2>/dev/null)
 CFLAGS_COMMON += $(NET_CFLAGS)
+# The QMP control socket (src/control/qmp.c): json-c, quiet when missing as above.
+CONTROL_PACKAGES := json-c
+CONTROL_CFLAGS := $(shell pkg-config --cflags $(CONTROL_PACKAGES) 2>/dev/null)
+CONTROL_LIBS := $(shell pkg-config --libs $(CONTROL_PACKAGES) 2>/dev/null)
+CFLAGS_COMMON += $(CONTROL_CFLAGS)
 
 # Everything but main.c goes in a library the tests link against.
 LIB_SOURCES := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
@@ -41,19 +46,19 @@ $(ASAN_OBJ)/%.o: src/%.c
 	@echo "  CC-ASAN $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
 
 # The build the tests run: same code under AddressSanitizer and UBSan.
 $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
 
 # Benchmark of the graphics path (virtio-gpu commands to a display), no VM.
 $(BUILD)/bench-gfx: bench/gfx.c $(call lib_objects,$(OBJ))
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) \
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) \
 	    $(shell pkg-config --libs libvncclient) -o $@
 
 # Test tooling: a VNC client that types into guest's VNC display.
@@ -77,7 +82,7 @@ UNIT_PROGRAMS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SOURCES))
 
 $(BUILD)/unit/%: tests/unit/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka $(UI_LIBS) $(NET_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
 
 unit: $(UNIT_PROGRAMS)
 	@set -e; for test in $(UNIT_PROGRAMS); do echo "== $$test"; $$test; done
@@ -90,7 +95,7 @@ UI_TEST_PROGRAMS := $(patsubst tests/ui/%.c,$(BUILD)/ui/%,$(UI_TEST_SOURCES))
 $(BUILD)/ui/%: tests/ui/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) \
-	    -lcmocka $(UI_LIBS) $(NET_LIBS) $(shell pkg-config --libs libvncclient 2>/dev/null) -o $@
+	    -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(shell pkg-config --libs libvncclient 2>/dev/null) -o $@
 
 ui-tests: $(UI_TEST_PROGRAMS)
 	@set -e; for test in $(UI_TEST_PROGRAMS); do echo "== $$test"; $$test; done
@@ -103,9 +108,9 @@ FUZZ_LIB_SOURCES := $(LIB_SOURCES)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
 	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc $(UI_CFLAGS) $(NET_CFLAGS) -pthread \
+	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc $(UI_CFLAGS) $(NET_CFLAGS) $(CONTROL_CFLAGS) -pthread \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) \
-	    $(UI_LIBS) $(NET_LIBS) -o $@
+	    $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
 	@$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/unit tests/fuzz/make_seeds.c \

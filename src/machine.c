@@ -344,6 +344,17 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
         }
         machine->has_gdb = true;
     }
+    if (config->qmp_spec) {
+        if (qmp_server_open(&machine->qmp, config->qmp_spec, &machine->vm, error)) {
+            struct error detail = *error;
+            return error_set(error, "--qmp %s", detail.message);
+        }
+        machine->has_qmp = true;
+        if (machine->has_gdb) {
+            machine->qmp.held_by = gdb_server_holds_vm;
+            machine->qmp.held_by_opaque = &machine->gdb;
+        }
+    }
     machine->start_paused = config->start_paused;
 
     uart_init(&machine->uart, STDOUT_FILENO, machine_set_uart_irq, machine);
@@ -462,6 +473,21 @@ static int machine_start_display(struct machine *machine, struct error *error)
     return display_start(machine->display, &sink, error);
 }
 
+/* Every vCPU has parked: the debugger first (it may let a stop that was
+ * not its own go at once), then the control socket. */
+static void machine_vm_paused(struct event_source *source, uint32_t events)
+{
+    (void)events;
+    struct machine *machine = source->opaque;
+    uint64_t count;
+    if (read(machine->vm.paused_event_fd, &count, sizeof(count)) < 0)
+        return;
+    if (machine->has_gdb)
+        gdb_server_vm_paused(&machine->gdb);
+    if (machine->has_qmp)
+        qmp_server_vm_paused(&machine->qmp);
+}
+
 int machine_run(struct machine *machine, const struct boot_entry *entry, struct error *error)
 {
     /* Typed input goes to the UART, or to hvc0 with --console=virtio. */
@@ -499,9 +525,17 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     }
     if (machine->display && machine_start_display(machine, error))
         return -1;
-    if (machine->has_gdb &&
-        gdb_server_start(&machine->gdb, &machine->loop, machine->start_paused, error))
+    if (machine->has_gdb && gdb_server_start(&machine->gdb, &machine->loop, error))
         return -1;
+    if (machine->has_qmp &&
+        qmp_server_start(&machine->qmp, &machine->loop, machine->start_paused, error))
+        return -1;
+    if (machine->has_gdb || machine->has_qmp) {
+        machine->paused_source =
+            (struct event_source){machine->vm.paused_event_fd, machine_vm_paused, machine};
+        if (event_loop_watch(&machine->loop, &machine->paused_source, EPOLLIN))
+            return error_set(error, "cannot watch for the VM's pauses");
+    }
     if (machine->start_paused)
         vm_pause(&machine->vm);
     if (event_loop_start(&machine->loop, error))
@@ -509,6 +543,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     console_enter_raw_mode();
     int status = vm_run(&machine->vm, entry, error);
     event_loop_stop(&machine->loop);
+    if (machine->has_qmp && status >= 0)
+        qmp_server_vm_ending(&machine->qmp, status);
     if (status == 128 + SIGQUIT)
         machine_report_nics(machine);
     for (int i = 0; i < machine->nic_count; i++)
@@ -557,6 +593,8 @@ void machine_destroy(struct machine *machine)
         close(machine->screenshot_signal_fd);
     if (machine->has_gdb)
         gdb_server_close(&machine->gdb);
+    if (machine->has_qmp)
+        qmp_server_close(&machine->qmp);
     if (machine->rng_transport.device) {
         virtio_pci_destroy(&machine->rng_transport);
         virtio_device_destroy(&machine->rng.device);

@@ -5,6 +5,7 @@
 
 #include "console.h"
 #include "control/gdb_server.h"
+#include "control/qmp_server.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/pci.h"
@@ -59,7 +60,8 @@ struct machine_config {
     uint16_t debug_exit_port;
     bool test_devices; /* pc-testdev */
     const char *gdb_spec; /* --gdb: where the GDB stub listens, or NULL */
-    bool start_paused;    /* --paused: no vCPU runs until the debugger continues */
+    const char *qmp_spec; /* --qmp: where the QMP socket listens, or NULL */
+    bool start_paused;    /* --paused: no vCPU runs until a debugger or QMP says so */
 };
 
 struct machine {
@@ -107,6 +109,9 @@ struct machine {
     bool has_gdb;
     bool start_paused;
     struct gdb_server gdb;
+    bool has_qmp;
+    struct qmp_server qmp;
+    struct event_source paused_source; /* the VM's "every vCPU parked" */
 };
 
 /* Creates the VM with its devices and ACPI tables; loads nothing yet. */

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
         .debug_exit_port = options.debug_exit_port,
         .test_devices = options.test_devices,
         .gdb_spec = options.gdb_spec,
+        .qmp_spec = options.qmp_spec,
         .start_paused = options.paused,
     };
     if (machine_create(&machine, kvm_fd, &machine_config, &error))

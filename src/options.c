@@ -22,7 +22,8 @@ enum {
     OPTION_TEST_DEVICES,
     OPTION_NET,
     OPTION_GDB,
-    OPTION_PAUSED
+    OPTION_PAUSED,
+    OPTION_QMP
 };
 
 static const struct option long_options[] = {
@@ -37,7 +38,8 @@ static const struct option long_options[] = {
     {"test-devices", no_argument, NULL, OPTION_TEST_DEVICES},
     {"net", required_argument, NULL, OPTION_NET},
     {"gdb", required_argument, NULL, OPTION_GDB},
-    {"paused", no_argument, NULL, OPTION_PAUSED}, {NULL, 0, NULL, 0},
+    {"paused", no_argument, NULL, OPTION_PAUSED},
+    {"qmp", required_argument, NULL, OPTION_QMP}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -281,6 +283,15 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
             options->gdb_spec = optarg;
             break;
         }
+        case OPTION_QMP: {
+            struct listen_address address;
+            if (listen_address_parse(optarg, &address, error)) {
+                struct error detail = *error;
+                return error_set(error, "--qmp %s", detail.message);
+            }
+            options->qmp_spec = optarg;
+            break;
+        }
         case OPTION_PAUSED:
             options->paused = true;
             break;
@@ -305,8 +316,8 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     if ((display_size_given || options->screenshot_path) && !options->graphics)
         return error_set(error, "%s: only means something with -g or --display",
                          display_size_given ? "--display-size" : "--screenshot");
-    if (options->paused && !options->gdb_spec)
-        return error_set(error, "--paused: needs --gdb, whose debugger starts the VM");
+    if (options->paused && !options->gdb_spec && !options->qmp_spec)
+        return error_set(error, "--paused: needs --gdb or --qmp, to start the VM with");
     if (pages_given && !options->balloon_poll_seconds)
         return error_set(error, "-p: only means something with -m (the balloon's polling)");
     if (optind >= argc)
@@ -367,8 +378,11 @@ void options_print_help(const char *program)
            "      --gdb [HOST:]PORT|unix:PATH\n"
            "                      a GDB remote stub for the guest kernel (gdb's target remote);\n"
            "                      one thread per vCPU; HOST defaults to 127.0.0.1\n"
-           "      --paused        with --gdb: no guest instruction runs until the debugger\n"
-           "                      continues (break at the kernel's first instruction)\n"
+           "      --qmp unix:PATH|[HOST:]PORT\n"
+           "                      a QMP control socket (QEMU's protocol: query-status, stop,\n"
+           "                      cont, quit, ...); HOST defaults to 127.0.0.1\n"
+           "      --paused        no guest instruction runs until the debugger continues or a\n"
+           "                      QMP client says cont (break at the kernel's first instruction)\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"
@@ -376,7 +390,7 @@ void options_print_help(const char *program)
            "SIGQUIT ends the VM after saying on stderr where each vCPU was (a hung guest).\n"
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
-           "rebooted; 4 KVM could not run the guest; 5 quit with Ctrl-A x; 6 the guest\n"
+           "rebooted; 4 KVM could not run the guest; 5 quit (Ctrl-A x, QMP quit); 6 the guest\n"
            "kernel panicked (pvpanic); 7 killed by the debugger; 128+N ended by signal N;\n"
            "with --debug-exit, (V << 1) | 1 when the guest wrote V to its port.\n",
            program);

@@ -60,6 +60,7 @@ struct options {
     /* --gdb ADDRESS: the GDB stub listens there; --paused: no vCPU runs
      * until the debugger continues. */
     const char *gdb_spec;
+    const char *qmp_spec; /* --qmp ADDRESS: the QMP control socket */
     bool paused;
     bool show_help;
     bool show_version;

@@ -407,6 +407,7 @@ static void *vcpu_thread(void *opaque)
     struct vcpu *vcpu = opaque;
     struct vm *vm = vcpu->vm;
     uint64_t exit_count = 0;
+    atomic_store(&vcpu->thread_id, (long)gettid());
     atomic_store_explicit(&vcpu->place_since_ns, vcpu_now_ns(), memory_order_relaxed);
     while (!atomic_load(&vm->stopping)) {
         /* held changes only while this vCPU is parked, under the lock. */

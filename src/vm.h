@@ -33,6 +33,7 @@ struct vcpu {
     _Atomic uint64_t exit_count;
     _Atomic uint32_t last_exit_reason;
     _Atomic uint64_t last_exit_address; /* the port or MMIO address of an I/O exit */
+    _Atomic long thread_id; /* the vCPU thread's Linux thread id, once it runs */
 
     /* Pausing (under vm->pause_lock): held keeps this vCPU parked while the
      * others run (a debugger stepping one thread); the last debug exit

@@ -149,7 +149,6 @@ static void gdb_server_accept(struct event_source *source, uint32_t events)
     server->client_fd = fd;
     server->client_source = (struct event_source){fd, gdb_server_client_ready, server};
     server->attaching = true;
-    server->held_for_debugger = false; /* this one decides now */
     if (event_loop_watch(server->loop, &server->client_source, 0)) {
         close(fd);
         server->client_fd = -1;
@@ -162,15 +161,8 @@ static void gdb_server_accept(struct event_source *source, uint32_t events)
     vm_pause(server->vm); /* gdb starts from a stopped target: read it once stopped */
 }
 
-/* Every vCPU has parked: for the debugger that is attaching, the session
- * begins; for a running session, the target stopped. */
-static void gdb_server_paused(struct event_source *source, uint32_t events)
+void gdb_server_vm_paused(struct gdb_server *server)
 {
-    (void)events;
-    struct gdb_server *server = source->opaque;
-    uint64_t count;
-    if (read(server->vm->paused_event_fd, &count, sizeof(count)) < 0)
-        return;
     if (!vm_is_paused(server->vm))
         return; /* resumed since */
     if (server->attaching) {
@@ -184,24 +176,27 @@ static void gdb_server_paused(struct event_source *source, uint32_t events)
         struct gdb_stop stop;
         if (gdb_target_classify_stop(&server->target, &server->stub, &stop))
             gdb_stub_stopped(&server->stub, &stop);
-    } else if (!session && !server->held_for_debugger) {
+    } else if (!session && gdb_target_forget_stops(&server->target)) {
         /* Stopped for nobody: a vCPU met a breakpoint just as the debugger
-         * took it out and left.  Its rip is still at the instruction. */
-        gdb_target_forget_stops(&server->target);
+         * took it out and left (its rip is still at the instruction).  A
+         * pause of anyone else's (--paused, the control socket) stays. */
         vm_resume(server->vm, NULL);
     }
 }
 
-int gdb_server_start(struct gdb_server *server, struct event_loop *loop, bool start_paused,
-                     struct error *error)
+const char *gdb_server_holds_vm(void *opaque)
+{
+    struct gdb_server *server = opaque;
+    return server->has_session && !server->stub.finished
+               ? "a debugger is attached: it stops and continues the VM"
+               : NULL;
+}
+
+int gdb_server_start(struct gdb_server *server, struct event_loop *loop, struct error *error)
 {
     server->loop = loop;
-    server->held_for_debugger = start_paused;
     server->listen_source = (struct event_source){server->listen_fd, gdb_server_accept, server};
-    server->paused_source =
-        (struct event_source){server->vm->paused_event_fd, gdb_server_paused, server};
-    if (event_loop_watch(loop, &server->listen_source, EPOLLIN) ||
-        event_loop_watch(loop, &server->paused_source, EPOLLIN))
+    if (event_loop_watch(loop, &server->listen_source, EPOLLIN))
         return error_set(error, "cannot watch the gdb socket");
     char name[LISTEN_ADDRESS_MAX_PATH + 16];
     listen_address_format(&server->address, name, sizeof(name));

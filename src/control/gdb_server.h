@@ -24,8 +24,7 @@ struct gdb_server {
     int listen_fd;
     int client_fd;
     bool attaching; /* connected; the VM is being stopped for it */
-    bool held_for_debugger; /* --paused: stopped until the first debugger continues */
-    struct event_source listen_source, client_source, paused_source;
+    struct event_source listen_source, client_source;
     struct gdb_target target;
     struct gdb_stub stub;
     bool has_session;
@@ -37,11 +36,14 @@ struct gdb_server {
 
 int gdb_server_open(struct gdb_server *server, const char *spec, struct vm *vm,
                     struct error *error);
-/* With start_paused (--paused), the VM stays stopped until a debugger lets
- * it go; otherwise a stop nobody asked for (a breakpoint hit as the
- * debugger detached) is let go at once. */
-int gdb_server_start(struct gdb_server *server, struct event_loop *loop, bool start_paused,
-                     struct error *error);
+int gdb_server_start(struct gdb_server *server, struct event_loop *loop, struct error *error);
+/* Every vCPU parked (vm->paused_event_fd, which the machine watches): for
+ * the debugger that is attaching, the session begins; for a running
+ * session, the target stopped. */
+void gdb_server_vm_paused(struct gdb_server *server);
+/* While a debugger is attached, it alone stops and runs the VM: a reason
+ * to give a control client that asks, or NULL. */
+const char *gdb_server_holds_vm(void *server);
 void gdb_server_close(struct gdb_server *server);
 
 #endif

@@ -374,10 +374,12 @@ bool gdb_target_classify_stop(struct gdb_target *target, const struct gdb_stub *
     return false;
 }
 
-void gdb_target_forget_stops(struct gdb_target *target)
+bool gdb_target_forget_stops(struct gdb_target *target)
 {
     struct kvm_debug_exit_arch exit;
+    bool any = false;
     for (int cpu = 0; cpu < target->vm->cpu_count; cpu++)
-        vm_take_debug_exit(target->vm, cpu, &exit);
+        any |= vm_take_debug_exit(target->vm, cpu, &exit);
     target->interrupted = false;
+    return any;
 }

@@ -39,7 +39,7 @@ bool gdb_target_classify_stop(struct gdb_target *target, const struct gdb_stub *
                               struct gdb_stop *stop);
 
 /* A debugger attaches to a VM stopped for it: what stopped it before is
- * not its business. */
-void gdb_target_forget_stops(struct gdb_target *target);
+ * not its business.  True when a debug exit was among it. */
+bool gdb_target_forget_stops(struct gdb_target *target);
 
 #endif

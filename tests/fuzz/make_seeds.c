@@ -126,6 +126,25 @@ static int write_net_config_seeds(void)
     return failed;
 }
 
+static int write_qmp_seeds(void)
+{
+    static const char *const seeds[] = {
+        "\x87{\"execute\":\"query-status\",\"id\":1}\n{\"execute\":\"stop\"}\n"
+        "{\"execute\":\"query-status\"}\n{\"execute\":\"cont\"}\n",
+        "\x05{\"execute\": \"qmp_capabilities\"}{\"execute\": \"query-cpus-fast\"}",
+        "\x90{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": "
+        "\"info status\"}, \"id\": [1, {\"a\": null}]}\r\n",
+        "\x81{bad json}\n[1,2]\n{\"execute\":5}\n{\"execute\":\"x\",\"y\":1}\n",
+        "\x82{\"execute\":\"query-commands\"}{\"execute\":\"query-version\"}"
+        "{\"execute\":\"quit\"}{\"execute\":\"cont\"}",
+        "\x83[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n",
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        failed |= write_numbered_seed("qmp", "session", i, seeds[i], strlen(seeds[i]));
+    return failed;
+}
+
 static int write_listen_address_seeds(void)
 {
     static const char *const seeds[] = {
@@ -1309,6 +1328,7 @@ int main(int argc, char **argv)
                  write_virtio_gpu_seeds() | write_virtio_pci_seeds() | write_zbi_seeds() |
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
                  write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
-                 write_net_slirp_seeds() | write_gdb_seeds() | write_listen_address_seeds();
+                 write_net_slirp_seeds() | write_gdb_seeds() | write_listen_address_seeds() |
+                 write_qmp_seeds();
     return failed ? 1 : 0;
 }

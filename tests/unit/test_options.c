@@ -490,7 +490,16 @@ static void test_gdb_and_paused(void **state)
     assert_string_equal(options.gdb_spec, "unix:/tmp/g.sock");
     assert_true(options.paused);
     assert_int_equal(PARSE(&options, &error, "--gdb=tcp::1234", "k"), 0);
-    /* Nothing could continue a paused VM without the debugger. */
+    assert_null(options.qmp_spec);
+    assert_int_equal(PARSE(&options, &error, "--qmp", "unix:/tmp/q.sock", "--paused", "k"), 0);
+    assert_string_equal(options.qmp_spec, "unix:/tmp/q.sock");
+    assert_true(options.paused);
+    assert_int_equal(PARSE(&options, &error, "--qmp", "4444", "--gdb", "1234", "k"), 0);
+    assert_int_equal(PARSE(&options, &error, "--qmp=unix:", "k"), -1);
+    assert_error_mentions(&error, "--qmp ");
+    assert_int_equal(PARSE(&options, &error, "--qmp", "example.org:1", "k"), -1);
+    assert_error_mentions(&error, "numeric");
+    /* Nothing could continue a paused VM without a debugger or QMP. */
     assert_int_equal(PARSE(&options, &error, "--paused", "k"), -1);
     assert_error_mentions(&error, "--paused");
     assert_error_mentions(&error, "--gdb");
