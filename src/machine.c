@@ -314,6 +314,51 @@ static int machine_write_smbios(struct machine *machine, const struct machine_co
                         &description, error);
 }
 
+/* What QMP asks of the devices, on the event loop's thread. */
+static int machine_qmp_screendump(void *opaque, const char *path, char *message, size_t size)
+{
+    struct machine *machine = opaque;
+    if (!machine->display) {
+        snprintf(message, size, "there is no display (guest -g adds one)");
+        return -1;
+    }
+    struct error error;
+    if (display_screenshot(machine->display, path, &error)) {
+        snprintf(message, size, "%s", error.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int machine_qmp_disk_count(void *opaque)
+{
+    return ((struct machine *)opaque)->disk_count;
+}
+
+static void machine_qmp_disk_info(void *opaque, int disk, struct qmp_disk_info *info)
+{
+    const struct virtio_blk *blk = &((struct machine *)opaque)->disks[disk];
+    *info = (struct qmp_disk_info){blk->name, blk->path, blk->read_only};
+}
+
+static bool machine_qmp_balloon(void *opaque, unsigned long long guest_bytes)
+{
+    struct machine *machine = opaque;
+    if (!machine->has_balloon)
+        return false;
+    virtio_balloon_request(&machine->balloon, guest_bytes);
+    return true;
+}
+
+static bool machine_qmp_query_balloon(void *opaque, unsigned long long *guest_bytes)
+{
+    struct machine *machine = opaque;
+    if (!machine->has_balloon)
+        return false;
+    *guest_bytes = virtio_balloon_guest_bytes(&machine->balloon);
+    return true;
+}
+
 int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
                    struct error *error)
 {
@@ -350,6 +395,14 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
             return error_set(error, "--qmp %s", detail.message);
         }
         machine->has_qmp = true;
+        machine->qmp.devices = (struct qmp_devices){
+            .opaque = machine,
+            .screendump = machine_qmp_screendump,
+            .disk_count = machine_qmp_disk_count,
+            .disk_info = machine_qmp_disk_info,
+            .balloon = machine_qmp_balloon,
+            .query_balloon = machine_qmp_query_balloon,
+        };
         if (machine->has_gdb) {
             machine->qmp.held_by = gdb_server_holds_vm;
             machine->qmp.held_by_opaque = &machine->gdb;

@@ -197,6 +197,97 @@ static void qmp_query_cpus_fast(struct qmp_session *session, struct json_object 
 static void qmp_query_commands(struct qmp_session *session, struct json_object *arguments,
                                struct qmp_result *result);
 
+/* A member of arguments of the given type, or NULL with the error set. */
+static struct json_object *qmp_argument(struct json_object *arguments, const char *name,
+                                        enum json_type type, struct qmp_result *result)
+{
+    struct json_object *value;
+    if (!arguments || !json_object_object_get_ex(arguments, name, &value)) {
+        snprintf(result->error_text, sizeof(result->error_text), "Parameter '%s' is missing",
+                 name);
+        result->error = result->error_text;
+        return NULL;
+    }
+    if (!json_object_is_type(value, type)) {
+        snprintf(result->error_text, sizeof(result->error_text),
+                 "Invalid parameter type for '%s', expected: %s", name, json_type_to_name(type));
+        result->error = result->error_text;
+        return NULL;
+    }
+    return value;
+}
+
+static void qmp_screendump(struct qmp_session *session, struct json_object *arguments,
+                           struct qmp_result *result)
+{
+    struct json_object *filename = qmp_argument(arguments, "filename", json_type_string, result);
+    if (!filename)
+        return;
+    struct json_object *format;
+    if (json_object_object_get_ex(arguments, "format", &format) &&
+        strcmp(json_object_get_string(format), "png")) {
+        result->error = "only format 'png' is written";
+        return;
+    }
+    if (session->ops->screendump(session->target, json_object_get_string(filename),
+                                 result->error_text, sizeof(result->error_text)))
+        result->error = result->error_text;
+}
+
+static void qmp_query_block(struct qmp_session *session, struct json_object *arguments,
+                            struct qmp_result *result)
+{
+    (void)arguments;
+    result->value = json_object_new_array();
+    for (int i = 0; i < session->ops->disk_count(session->target); i++) {
+        struct qmp_disk_info disk = {0};
+        session->ops->disk_info(session->target, i, &disk);
+        struct json_object *inserted = json_object_new_object();
+        json_object_object_add(inserted, "file", json_object_new_string(disk.path));
+        json_object_object_add(inserted, "ro", json_object_new_boolean(disk.read_only));
+        json_object_object_add(inserted, "drv", json_object_new_string("raw"));
+        struct json_object *entry = json_object_new_object();
+        json_object_object_add(entry, "device", json_object_new_string(disk.name));
+        json_object_object_add(entry, "qdev", json_object_new_string(disk.name));
+        json_object_object_add(entry, "locked", json_object_new_boolean(0));
+        json_object_object_add(entry, "removable", json_object_new_boolean(0));
+        json_object_object_add(entry, "type", json_object_new_string("unknown"));
+        json_object_object_add(entry, "inserted", inserted);
+        json_object_array_add(result->value, entry);
+    }
+}
+
+static void qmp_balloon(struct qmp_session *session, struct json_object *arguments,
+                        struct qmp_result *result)
+{
+    struct json_object *value = qmp_argument(arguments, "value", json_type_int, result);
+    if (!value)
+        return;
+    int64_t bytes = json_object_get_int64(value);
+    if (bytes <= 0) {
+        result->error = "Parameter 'value' expects a size above zero";
+        return;
+    }
+    if (!session->ops->balloon(session->target, (unsigned long long)bytes)) {
+        result->error_class = "DeviceNotActive";
+        result->error = "No balloon device has been activated (guest -m or -d adds one)";
+    }
+}
+
+static void qmp_query_balloon(struct qmp_session *session, struct json_object *arguments,
+                              struct qmp_result *result)
+{
+    (void)arguments;
+    unsigned long long bytes;
+    if (!session->ops->query_balloon(session->target, &bytes)) {
+        result->error_class = "DeviceNotActive";
+        result->error = "No balloon device has been activated (guest -m or -d adds one)";
+        return;
+    }
+    result->value = json_object_new_object();
+    json_object_object_add(result->value, "actual", json_object_new_int64((int64_t)bytes));
+}
+
 /* The human monitor, as far as scripts use it. */
 static void qmp_human_monitor_command(struct qmp_session *session, struct json_object *arguments,
                                       struct qmp_result *result)
@@ -249,6 +340,10 @@ static const struct qmp_command {
     {"query-version", qmp_query_version},
     {"query-commands", qmp_query_commands},
     {"human-monitor-command", qmp_human_monitor_command},
+    {"screendump", qmp_screendump},
+    {"query-block", qmp_query_block},
+    {"balloon", qmp_balloon},
+    {"query-balloon", qmp_query_balloon},
 };
 #define QMP_COMMAND_COUNT (sizeof(qmp_commands) / sizeof(qmp_commands[0]))
 

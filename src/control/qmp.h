@@ -27,6 +27,12 @@ struct qmp_cpu_info {
     long thread_id;
 };
 
+struct qmp_disk_info {
+    const char *name; /* vda, ... */
+    const char *path;
+    bool read_only;
+};
+
 struct qmp_target_ops {
     enum qmp_run_state (*run_state)(void *target);
     /* stop: pause every vCPU; the session's reply waits for
@@ -39,6 +45,13 @@ struct qmp_target_ops {
     void (*reset)(void *target);
     int (*cpu_count)(void *target);
     void (*cpu_info)(void *target, int cpu, struct qmp_cpu_info *info);
+    /* A PNG of the display at path: 0, or -1 with why in error. */
+    int (*screendump)(void *target, const char *path, char *error, size_t size);
+    int (*disk_count)(void *target);
+    void (*disk_info)(void *target, int disk, struct qmp_disk_info *info);
+    /* The balloon: false when there is none. */
+    bool (*balloon)(void *target, unsigned long long guest_bytes);
+    bool (*query_balloon)(void *target, unsigned long long *guest_bytes);
 };
 
 #define QMP_MAX_INPUT (64 * 1024) /* one command's JSON, at most */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -87,9 +88,55 @@ static void server_cpu_info(void *opaque, int cpu, struct qmp_cpu_info *info)
     info->thread_id = atomic_load(&server->vm->vcpus[cpu].thread_id);
 }
 
+static int server_screendump(void *opaque, const char *path, char *error, size_t size)
+{
+    struct qmp_server *server = opaque;
+    if (!server->devices.screendump) {
+        snprintf(error, size, "there is no display (guest -g adds one)");
+        return -1;
+    }
+    return server->devices.screendump(server->devices.opaque, path, error, size);
+}
+
+static int server_disk_count(void *opaque)
+{
+    struct qmp_server *server = opaque;
+    return server->devices.disk_count ? server->devices.disk_count(server->devices.opaque) : 0;
+}
+
+static void server_disk_info(void *opaque, int disk, struct qmp_disk_info *info)
+{
+    struct qmp_server *server = opaque;
+    server->devices.disk_info(server->devices.opaque, disk, info);
+}
+
+static bool server_balloon(void *opaque, unsigned long long guest_bytes)
+{
+    struct qmp_server *server = opaque;
+    return server->devices.balloon &&
+           server->devices.balloon(server->devices.opaque, guest_bytes);
+}
+
+static bool server_query_balloon(void *opaque, unsigned long long *guest_bytes)
+{
+    struct qmp_server *server = opaque;
+    return server->devices.query_balloon &&
+           server->devices.query_balloon(server->devices.opaque, guest_bytes);
+}
+
 static const struct qmp_target_ops server_target_ops = {
-    server_run_state, server_stop,      server_cont,     server_quit,
-    server_reset,     server_cpu_count, server_cpu_info,
+    .run_state = server_run_state,
+    .stop = server_stop,
+    .cont = server_cont,
+    .quit = server_quit,
+    .reset = server_reset,
+    .cpu_count = server_cpu_count,
+    .cpu_info = server_cpu_info,
+    .screendump = server_screendump,
+    .disk_count = server_disk_count,
+    .disk_info = server_disk_info,
+    .balloon = server_balloon,
+    .query_balloon = server_query_balloon,
 };
 
 /* --- clients ---------------------------------------------------------------------- */

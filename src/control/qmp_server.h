@@ -36,6 +36,16 @@ struct qmp_server {
     struct event_source listen_source;
     struct qmp_client clients[QMP_SERVER_MAX_CLIENTS];
     bool stopped; /* as the clients were last told (STOP / RESUME) */
+    /* The machine's devices, for screendump, query-block and balloon
+     * (set by the machine; any may be NULL: "not there"). */
+    struct qmp_devices {
+        void *opaque;
+        int (*screendump)(void *opaque, const char *path, char *error, size_t size);
+        int (*disk_count)(void *opaque);
+        void (*disk_info)(void *opaque, int disk, struct qmp_disk_info *info);
+        bool (*balloon)(void *opaque, unsigned long long guest_bytes);
+        bool (*query_balloon)(void *opaque, unsigned long long *guest_bytes);
+    } devices;
     /* Whether something else (a debugger) holds the VM: stop and cont are
      * then refused, with this text. */
     const char *(*held_by)(void *opaque);

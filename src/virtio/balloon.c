@@ -241,3 +241,23 @@ void virtio_balloon_destroy(struct virtio_balloon *balloon)
         close(balloon->timer.fd);
     virtio_device_destroy(&balloon->device);
 }
+
+void virtio_balloon_request(struct virtio_balloon *balloon, uint64_t guest_bytes)
+{
+    uint64_t keep_pages = guest_bytes / VIRTIO_BALLOON_PAGE_SIZE;
+    uint32_t target = keep_pages >= balloon->guest_pages
+                          ? 0
+                          : (uint32_t)(balloon->guest_pages - keep_pages);
+    pthread_mutex_lock(&balloon->device.lock);
+    virtio_balloon_set_target(balloon, target);
+    pthread_mutex_unlock(&balloon->device.lock);
+}
+
+uint64_t virtio_balloon_guest_bytes(struct virtio_balloon *balloon)
+{
+    pthread_mutex_lock(&balloon->device.lock);
+    uint32_t actual = virtio_balloon_config_u32(balloon, CONFIG_ACTUAL);
+    pthread_mutex_unlock(&balloon->device.lock);
+    uint32_t kept = actual < balloon->guest_pages ? balloon->guest_pages - actual : 0;
+    return (uint64_t)kept * VIRTIO_BALLOON_PAGE_SIZE;
+}

@@ -36,6 +36,13 @@ int virtio_balloon_start(struct virtio_balloon *balloon, struct event_loop *loop
                          struct error *error);
 void virtio_balloon_destroy(struct virtio_balloon *balloon);
 
+/* QMP's balloon: asks the guest to leave it guest_bytes of RAM (the rest
+ * in the balloon); clamped to what the guest has.  With -m the policy sets
+ * the size again at its next poll. */
+void virtio_balloon_request(struct virtio_balloon *balloon, uint64_t guest_bytes);
+/* The RAM the guest has now, as its driver reports the balloon's size. */
+uint64_t virtio_balloon_guest_bytes(struct virtio_balloon *balloon);
+
 /* The new balloon size for the stats the guest reported: pure policy,
  * exposed for tests.  available_bytes is MemAvailable (or MemFree). */
 uint32_t virtio_balloon_target(uint32_t current_pages, uint64_t available_bytes,

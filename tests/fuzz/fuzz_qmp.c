@@ -3,6 +3,7 @@
  * JSON object, and a stop's owed reply is paid before more is read. */
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +51,38 @@ static void fuzz_cpu_info(void *opaque, int cpu, struct qmp_cpu_info *info)
     info->thread_id = cpu;
 }
 
-static const struct qmp_target_ops fuzz_ops = {fuzz_run_state, fuzz_stop,      fuzz_cont,
-                                               fuzz_nothing,   fuzz_nothing,   fuzz_cpu_count,
-                                               fuzz_cpu_info};
+static int fuzz_screendump(void *opaque, const char *path, char *error, size_t size)
+{
+    (void)opaque;
+    if (strlen(path) % 2)
+        snprintf(error, size, "%s: refused", path);
+    return strlen(path) % 2 ? -1 : 0;
+}
+
+static void fuzz_disk_info(void *opaque, int disk, struct qmp_disk_info *info)
+{
+    (void)opaque;
+    *info = (struct qmp_disk_info){disk ? "vdb" : "vda", "/disk.img", disk == 1};
+}
+
+static bool fuzz_balloon(void *opaque, unsigned long long bytes)
+{
+    (void)opaque;
+    return bytes % 2;
+}
+
+static bool fuzz_query_balloon(void *opaque, unsigned long long *bytes)
+{
+    (void)opaque;
+    *bytes = 1 << 30;
+    return true;
+}
+
+static const struct qmp_target_ops fuzz_ops = {
+    fuzz_run_state,  fuzz_stop,      fuzz_cont,    fuzz_nothing,       fuzz_nothing,
+    fuzz_cpu_count,  fuzz_cpu_info,  fuzz_screendump, fuzz_cpu_count, fuzz_disk_info,
+    fuzz_balloon,    fuzz_query_balloon,
+};
 
 static bool fuzz_send(void *opaque, const char *line, size_t length)
 {

@@ -8,7 +8,8 @@ import socket
 import sys
 import time
 
-sock_path, output_path, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sock_path, output_path, cpus, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+memory = 512 << 20  # the guest's --memory
 
 
 def fail(text):
@@ -131,6 +132,37 @@ if len(cpus_fast) != cpus or any(not cpu.get("thread-id") for cpu in cpus_fast):
 print("qmp: query-cpus-fast: %d vCPUs, threads %s" %
       (len(cpus_fast), " ".join(str(cpu["thread-id"]) for cpu in cpus_fast)))
 
+png = work + "/screen.png"
+reply = client.execute("screendump", {"filename": png})
+with open(png, "rb") as f:
+    magic = f.read(8)
+if reply != {"return": {}} or magic != b"\x89PNG\r\n\x1a\n":
+    fail("screendump: %r, file starts %r" % (reply, magic))
+reply = client.execute("screendump", {"filename": "/nonexistent/dir/x.png"})
+if reply.get("error", {}).get("class") != "GenericError":
+    fail("screendump to nowhere: %r" % reply)
+print("qmp: screendump: a PNG; to a missing directory: %s" % reply["error"]["desc"])
+
+disks = client.execute("query-block")["return"]
+if len(disks) != 1 or disks[0]["device"] != "vda" or disks[0]["inserted"]["ro"] is not True:
+    fail("query-block: %r" % disks)
+print("qmp: query-block: %s %s ro=%s" % (disks[0]["device"], disks[0]["inserted"]["file"],
+                                          disks[0]["inserted"]["ro"]))
+
+before = client.execute("query-balloon")["return"]["actual"]
+target = 256 << 20
+if client.execute("balloon", {"value": target}) != {"return": {}}:
+    fail("balloon")
+if not wait_for(lambda: client.execute("query-balloon")["return"]["actual"] <= target + (4 << 20),
+                120):
+    fail("the balloon never got the guest down to %d MiB (at %d MiB)" %
+         (target >> 20, client.execute("query-balloon")["return"]["actual"] >> 20))
+after = client.execute("query-balloon")["return"]["actual"]
+print("qmp: balloon: the guest had %d MiB, asked for %d MiB, has %d MiB" %
+      (before >> 20, target >> 20, after >> 20))
+if before != memory:
+    fail("query-balloon before: %d, not all of the guest's %d" % (before, memory))
+
 client.send("{this is not json}\n")
 if "JSON parse error" not in client.reply().get("error", {}).get("desc", ""):
     fail("bad JSON got no parse error")
@@ -139,7 +171,8 @@ if status(client) != "running":
 print("qmp: bad JSON: an error, and the session goes on")
 
 names = [c["name"] for c in client.execute("query-commands")["return"]]
-for name in ("query-status", "stop", "cont", "quit", "query-cpus-fast"):
+for name in ("query-status", "stop", "cont", "quit", "query-cpus-fast", "screendump",
+             "query-block", "balloon", "query-balloon"):
     if name not in names:
         fail("query-commands lacks %s" % name)
 

@@ -67,9 +67,52 @@ static void fake_cpu_info(void *opaque, int cpu, struct qmp_cpu_info *info)
     info->thread_id = 1000 + cpu;
 }
 
-static const struct qmp_target_ops fake_ops = {fake_run_state, fake_stop,      fake_cont,
-                                               fake_quit,      fake_reset,     fake_cpu_count,
-                                               fake_cpu_info};
+static char screendump_path[64];
+static unsigned long long balloon_bytes;
+static bool has_balloon;
+
+static int fake_screendump(void *opaque, const char *path, char *error, size_t size)
+{
+    (void)opaque;
+    if (!strcmp(path, "/nonexistent/x.png")) {
+        snprintf(error, size, "%s: No such file or directory", path);
+        return -1;
+    }
+    snprintf(screendump_path, sizeof(screendump_path), "%s", path);
+    return 0;
+}
+
+static int fake_disk_count(void *opaque)
+{
+    (void)opaque;
+    return 2;
+}
+
+static void fake_disk_info(void *opaque, int disk, struct qmp_disk_info *info)
+{
+    (void)opaque;
+    *info = (struct qmp_disk_info){disk ? "vdb" : "vda", disk ? "/b.img" : "/a.img", disk == 1};
+}
+
+static bool fake_balloon(void *opaque, unsigned long long bytes)
+{
+    (void)opaque;
+    balloon_bytes = bytes;
+    return has_balloon;
+}
+
+static bool fake_query_balloon(void *opaque, unsigned long long *bytes)
+{
+    (void)opaque;
+    *bytes = balloon_bytes;
+    return has_balloon;
+}
+
+static const struct qmp_target_ops fake_ops = {
+    fake_run_state, fake_stop,       fake_cont,      fake_quit,    fake_reset,
+    fake_cpu_count, fake_cpu_info,   fake_screendump, fake_disk_count, fake_disk_info,
+    fake_balloon,   fake_query_balloon,
+};
 
 static char sent[1 << 20];
 static size_t sent_length;
@@ -260,6 +303,48 @@ static void test_stop_waits_for_the_vm(void **state)
     qmp_session_command_done(&session); /* nothing owed: nothing sent */
 }
 
+static void test_device_commands(void **state)
+{
+    (void)state;
+    negotiate();
+    struct json_object *reply =
+        send_text("{\"execute\": \"screendump\", \"arguments\": {\"filename\": \"/tmp/s.png\"}}");
+    assert_non_null(json_object_object_get(reply, "return"));
+    assert_string_equal(screendump_path, "/tmp/s.png");
+    assert_error(send_text("{\"execute\": \"screendump\", \"arguments\": {\"filename\": "
+                           "\"/nonexistent/x.png\"}}"),
+                 "GenericError", "No such file");
+    assert_error(send_text("{\"execute\": \"screendump\"}"), "GenericError",
+                 "Parameter 'filename' is missing");
+    assert_error(send_text("{\"execute\": \"screendump\", \"arguments\": {\"filename\": 5}}"),
+                 "GenericError", "expected: string");
+    assert_error(send_text("{\"execute\": \"screendump\", \"arguments\": {\"filename\": "
+                           "\"/tmp/s.ppm\", \"format\": \"ppm\"}}"),
+                 "GenericError", "png");
+    reply = send_text("{\"execute\": \"query-block\"}");
+    struct json_object *disks = json_object_object_get(reply, "return");
+    assert_int_equal(json_object_array_length(disks), 2);
+    struct json_object *second = json_object_array_get_idx(disks, 1);
+    assert_string_equal(member_string(second, "device", NULL), "vdb");
+    assert_string_equal(member_string(second, "inserted", "file"), "/b.img");
+    assert_string_equal(member_string(second, "inserted", "ro"), "true");
+    /* The balloon: absent, then there. */
+    assert_error(send_text("{\"execute\": \"query-balloon\"}"), "DeviceNotActive", "balloon");
+    assert_error(send_text("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1024}}"),
+                 "DeviceNotActive", "balloon");
+    has_balloon = true;
+    reply = send_text("{\"execute\": \"balloon\", \"arguments\": {\"value\": 536870912}}");
+    assert_non_null(json_object_object_get(reply, "return"));
+    assert_int_equal(balloon_bytes, 536870912);
+    reply = send_text("{\"execute\": \"query-balloon\"}");
+    assert_string_equal(member_string(reply, "return", "actual"), "536870912");
+    assert_error(send_text("{\"execute\": \"balloon\", \"arguments\": {\"value\": -1}}"),
+                 "GenericError", "above zero");
+    assert_error(send_text("{\"execute\": \"balloon\", \"arguments\": {\"value\": \"1G\"}}"),
+                 "GenericError", "expected: int");
+    has_balloon = false;
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -316,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_greeting_and_negotiation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_waits_for_the_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
