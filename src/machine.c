@@ -359,6 +359,14 @@ static bool machine_qmp_query_balloon(void *opaque, unsigned long long *guest_by
     return true;
 }
 
+/* An edge on the GED's line: its _EVT notifies the power button. */
+static void machine_press_power_button(void *opaque)
+{
+    struct machine *machine = opaque;
+    vm_set_irq_line(&machine->vm, POWER_BUTTON_GSI, 1);
+    vm_set_irq_line(&machine->vm, POWER_BUTTON_GSI, 0);
+}
+
 int machine_create(struct machine *machine, int kvm_fd, const struct machine_config *config,
                    struct error *error)
 {
@@ -402,6 +410,7 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
             .disk_info = machine_qmp_disk_info,
             .balloon = machine_qmp_balloon,
             .query_balloon = machine_qmp_query_balloon,
+            .power_button = machine_press_power_button,
         };
         if (machine->has_gdb) {
             machine->qmp.held_by = gdb_server_holds_vm;

@@ -154,6 +154,16 @@ static void qmp_system_reset(struct qmp_session *session, struct json_object *ar
     session->ops->reset(session->target);
 }
 
+/* The power button: the guest decides what it means (Linux's button driver
+ * sends KEY_POWER; systemd-logind powers off). */
+static void qmp_system_powerdown(struct qmp_session *session, struct json_object *arguments,
+                                 struct qmp_result *result)
+{
+    (void)arguments;
+    (void)result;
+    session->ops->powerdown(session->target);
+}
+
 static void qmp_query_version(struct qmp_session *session, struct json_object *arguments,
                               struct qmp_result *result)
 {
@@ -335,6 +345,7 @@ static const struct qmp_command {
     {"stop", qmp_stop},
     {"cont", qmp_cont},
     {"system_reset", qmp_system_reset},
+    {"system_powerdown", qmp_system_powerdown},
     {"quit", qmp_quit},
     {"query-cpus-fast", qmp_query_cpus_fast},
     {"query-version", qmp_query_version},

@@ -52,6 +52,8 @@ struct qmp_target_ops {
     /* The balloon: false when there is none. */
     bool (*balloon)(void *target, unsigned long long guest_bytes);
     bool (*query_balloon)(void *target, unsigned long long *guest_bytes);
+    /* The ACPI power button, pressed. */
+    void (*powerdown)(void *target);
 };
 
 #define QMP_MAX_INPUT (64 * 1024) /* one command's JSON, at most */

@@ -124,6 +124,14 @@ static bool server_query_balloon(void *opaque, unsigned long long *guest_bytes)
            server->devices.query_balloon(server->devices.opaque, guest_bytes);
 }
 
+static void server_powerdown(void *opaque)
+{
+    struct qmp_server *server = opaque;
+    server_tell_all(server, "POWERDOWN", NULL);
+    if (server->devices.power_button)
+        server->devices.power_button(server->devices.opaque);
+}
+
 static const struct qmp_target_ops server_target_ops = {
     .run_state = server_run_state,
     .stop = server_stop,
@@ -137,6 +145,7 @@ static const struct qmp_target_ops server_target_ops = {
     .disk_info = server_disk_info,
     .balloon = server_balloon,
     .query_balloon = server_query_balloon,
+    .powerdown = server_powerdown,
 };
 
 /* --- clients ---------------------------------------------------------------------- */

@@ -45,6 +45,7 @@ struct qmp_server {
         void (*disk_info)(void *opaque, int disk, struct qmp_disk_info *info);
         bool (*balloon)(void *opaque, unsigned long long guest_bytes);
         bool (*query_balloon)(void *opaque, unsigned long long *guest_bytes);
+        void (*power_button)(void *opaque);
     } devices;
     /* Whether something else (a debugger) holds the VM: stop and cont are
      * then refused, with this text. */

@@ -9,6 +9,11 @@
 #define I8042_DATA_PORT 0x60
 #define I8042_COMMAND_PORT 0x64
 
+/* The power button: a hardware-reduced platform has no fixed one, so the
+ * DSDT describes a Generic Event Device (ACPI0013) on this interrupt, whose
+ * _EVT notifies a PNP0C0C button; pressing it is an edge on the line. */
+#define POWER_BUTTON_GSI 9
+
 struct power {
     void (*stop)(void *opaque, int exit_status);
     void *opaque;

@@ -1,5 +1,7 @@
 #include "x86/acpi.h"
 
+#include "devices/power.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -281,12 +283,53 @@ static void aml_device(struct aml *aml, const char *name, const struct aml *cont
     aml_package(aml, device_op, 2, &body);
 }
 
+/* Device (PWRB) { _HID PNP0C0C }, and the Generic Event Device that
+ * presses it:
+ *   Device (GED0) {
+ *     Name (_HID, "ACPI0013")
+ *     Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge,
+ *                                       ActiveHigh, Exclusive) { gsi } })
+ *     Method (_EVT, 1) { Notify (\_SB_.PWRB, 0x80) }   (0x80: pressed)
+ *   }
+ * Linux's acpi_ged runs _EVT on the interrupt; its button driver then
+ * sends KEY_POWER, which systemd-logind or acpid act on. */
+static void acpi_power_button(struct aml *system_bus, unsigned gsi)
+{
+    static const uint8_t pnp0c0c[4] = {0x41, 0xd0, 0x0c, 0x0c};
+    struct aml button = {.length = 0}, ged = {.length = 0}, method = {.length = 0};
+    aml_name_eisa_id(&button, "_HID", pnp0c0c);
+    aml_device(system_bus, "PWRB", &button);
+
+    static const uint8_t hid[] = {AML_NAME_OP, '_', 'H', 'I', 'D', 0x0d,
+                                  'A', 'C', 'P', 'I', '0', '0', '1', '3', 0x00};
+    aml_put(&ged, hid, sizeof(hid));
+    const uint8_t interrupt[] = {
+        0x89, 0x06, 0x00,   /* extended interrupt descriptor, 6 bytes */
+        0x03,               /* consumer, edge, active high, exclusive */
+        0x01,               /* one interrupt */
+        (uint8_t)gsi, (uint8_t)(gsi >> 8), (uint8_t)(gsi >> 16), (uint8_t)(gsi >> 24),
+        0x79, 0x00,         /* end tag */
+    };
+    aml_name_resources(&ged, interrupt, sizeof(interrupt));
+    static const uint8_t evt[] = {
+        '_', 'E', 'V', 'T', 0x01,                     /* one argument, not serialized */
+        0x86,                                         /* Notify */
+        0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', /* \ (root), two names: \_SB_.PWRB */
+        AML_BYTE_PREFIX, 0x80,
+    };
+    aml_put(&method, evt, sizeof(evt));
+    static const uint8_t method_op[] = {0x14};
+    aml_package(&ged, method_op, 1, &method);
+    aml_device(system_bus, "GED0", &ged);
+}
+
 /* The DSDT's AML:
  *   Name (_S5_, Package (4) { 5, 5, 0, 0 })  - the sleep type that means poweroff
  *   Scope (\_SB_) {
  *     Device (COM1) { _HID PNP0501, _UID 1, _CRS { IO 0x3f8/8, IRQ 4 } }
  *     Device (RTC_) { _HID PNP0B00, _CRS { IO 0x70/2, IRQ 8 } }
  *     Device (PCI0) { _HID PNP0A03, _UID 0, _CRS { bus 0, IO 0xcf8/8, the BAR window } }
+ *     Device (PWRB), Device (GED0): the power button (acpi_power_button)
  *   }
  * Describing the UART and RTC matters on a hardware-reduced platform: Linux
  * then has no legacy PIC, so ISA IRQs 4 and 8 only get routed to the IOAPIC
@@ -327,6 +370,7 @@ static int acpi_build_dsdt_aml(struct aml *aml)
     aml_device(&system_bus, "COM1", &com1);
     aml_device(&system_bus, "RTC_", &rtc);
     aml_device(&system_bus, "PCI0", &pci);
+    acpi_power_button(&system_bus, POWER_BUTTON_GSI);
     static const uint8_t scope_op[] = {AML_SCOPE_OP};
     aml_package(aml, scope_op, 1, &system_bus);
     return aml->overflow ? -1 : 0;

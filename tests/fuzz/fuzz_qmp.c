@@ -81,7 +81,7 @@ static bool fuzz_query_balloon(void *opaque, unsigned long long *bytes)
 static const struct qmp_target_ops fuzz_ops = {
     fuzz_run_state,  fuzz_stop,      fuzz_cont,    fuzz_nothing,       fuzz_nothing,
     fuzz_cpu_count,  fuzz_cpu_info,  fuzz_screendump, fuzz_cpu_count, fuzz_disk_info,
-    fuzz_balloon,    fuzz_query_balloon,
+    fuzz_balloon,    fuzz_query_balloon, fuzz_nothing,
 };
 
 static bool fuzz_send(void *opaque, const char *line, size_t length)

@@ -171,7 +171,7 @@ if status(client) != "running":
 print("qmp: bad JSON: an error, and the session goes on")
 
 names = [c["name"] for c in client.execute("query-commands")["return"]]
-for name in ("query-status", "stop", "cont", "quit", "query-cpus-fast", "screendump",
+for name in ("query-status", "stop", "cont", "quit", "query-cpus-fast", "screendump", "system_powerdown",
              "query-block", "balloon", "query-balloon"):
     if name not in names:
         fail("query-commands lacks %s" % name)

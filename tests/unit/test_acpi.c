@@ -111,6 +111,12 @@ static void build(int cpu_count)
     const uint8_t *s5 = memmem(dsdt + 36, dsdt_length - 36, "_S5_", 4);
     assert_int_equal(s5[-1], 0x08);
     assert_int_equal(s5[4], 0x12);
+    /* The power button and the Generic Event Device that presses it. */
+    assert_non_null(memmem(dsdt + 36, dsdt_length - 36, "PWRB", 4));
+    assert_non_null(memmem(dsdt + 36, dsdt_length - 36, "ACPI0013", 8));
+    assert_non_null(memmem(dsdt + 36, dsdt_length - 36, "_EVT", 4));
+    static const uint8_t ged_interrupt[] = {0x89, 0x06, 0x00, 0x03, 0x01, 9, 0, 0, 0};
+    assert_non_null(memmem(dsdt + 36, dsdt_length - 36, ged_interrupt, sizeof(ged_interrupt)));
 
     /* MADT: local APIC address, N enabled local APICs, one IOAPIC. */
     uint32_t madt_length = get32(madt + 4);

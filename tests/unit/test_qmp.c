@@ -108,10 +108,18 @@ static bool fake_query_balloon(void *opaque, unsigned long long *bytes)
     return has_balloon;
 }
 
+static unsigned powerdowns;
+
+static void fake_powerdown(void *opaque)
+{
+    (void)opaque;
+    powerdowns++;
+}
+
 static const struct qmp_target_ops fake_ops = {
     fake_run_state, fake_stop,       fake_cont,      fake_quit,    fake_reset,
     fake_cpu_count, fake_cpu_info,   fake_screendump, fake_disk_count, fake_disk_info,
-    fake_balloon,   fake_query_balloon,
+    fake_balloon,   fake_query_balloon, fake_powerdown,
 };
 
 static char sent[1 << 20];
@@ -270,6 +278,9 @@ static void test_commands(void **state)
     assert_error(reply, "GenericError", "command-line");
     reply = send_text("{\"execute\": \"system_reset\"}");
     assert_int_equal(vm.resets, 1);
+    reply = send_text("{\"execute\": \"system_powerdown\"}");
+    assert_non_null(json_object_object_get(reply, "return"));
+    assert_int_equal(powerdowns, 1);
     assert_error(send_text("{\"execute\": \"frobnicate\"}"), "CommandNotFound", "frobnicate");
     /* quit: its reply, then the VM is told, and nothing more is read. */
     reply = send_text("{\"execute\": \"quit\"}{\"execute\": \"cont\"}");
