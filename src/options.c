@@ -157,6 +157,18 @@ static int options_parse_port(const char *text, uint16_t *port)
     return 0;
 }
 
+/* A control socket's address, checked now so a bad one is the option's
+ * error; the socket itself is opened with the machine. */
+static int options_check_listen_address(const char *option, const char *text,
+                                        struct error *error)
+{
+    struct listen_address address;
+    if (!listen_address_parse(text, &address, error))
+        return 0;
+    struct error detail = *error;
+    return error_set(error, "%s %s", option, detail.message);
+}
+
 int options_parse(int argc, char **argv, struct options *options, struct error *error)
 {
     memset(options, 0, sizeof(*options));
@@ -274,24 +286,16 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return -1;
             options->net_count++;
             break;
-        case OPTION_GDB: {
-            struct listen_address address;
-            if (listen_address_parse(optarg, &address, error)) {
-                struct error detail = *error;
-                return error_set(error, "--gdb %s", detail.message);
-            }
+        case OPTION_GDB:
+            if (options_check_listen_address("--gdb", optarg, error))
+                return -1;
             options->gdb_spec = optarg;
             break;
-        }
-        case OPTION_QMP: {
-            struct listen_address address;
-            if (listen_address_parse(optarg, &address, error)) {
-                struct error detail = *error;
-                return error_set(error, "--qmp %s", detail.message);
-            }
+        case OPTION_QMP:
+            if (options_check_listen_address("--qmp", optarg, error))
+                return -1;
             options->qmp_spec = optarg;
             break;
-        }
         case OPTION_PAUSED:
             options->paused = true;
             break;

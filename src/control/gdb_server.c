@@ -41,6 +41,7 @@ int gdb_server_open(struct gdb_server *server, const char *spec, struct vm *vm,
     memset(server, 0, sizeof(*server));
     server->vm = vm;
     server->listen_fd = server->client_fd = -1;
+    server->output = (struct socket_output){server->output_bytes, sizeof(server->output_bytes), 0};
     if (listen_address_parse(spec, &server->address, error))
         return -1;
     server->listen_fd = listen_address_open(&server->address, error);
@@ -58,7 +59,7 @@ static void gdb_server_drop_client(struct gdb_server *server)
     event_loop_forget(server->loop, &server->client_source);
     close(server->client_fd);
     server->client_fd = -1;
-    server->output_length = 0;
+    server->output.length = 0;
     server->attaching = false;
     /* The session lives on until the target is back to running without
      * our int3s in it (gdb_stub_disconnected may have to stop it first). */
@@ -69,23 +70,9 @@ static void gdb_server_drop_client(struct gdb_server *server)
 static void gdb_server_watch_client(struct gdb_server *server)
 {
     uint32_t events = server->attaching ? 0 : EPOLLIN;
-    if (server->output_length)
+    if (server->output.length)
         events |= EPOLLOUT;
     event_loop_rewatch(server->loop, &server->client_source, events);
-}
-
-static void gdb_server_flush(struct gdb_server *server)
-{
-    while (server->output_length) {
-        ssize_t sent = send(server->client_fd, server->output, server->output_length,
-                            MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0 && errno == EINTR)
-            continue;
-        if (sent <= 0)
-            break;
-        memmove(server->output, server->output + sent, server->output_length - (size_t)sent);
-        server->output_length -= (size_t)sent;
-    }
 }
 
 static bool gdb_server_send(void *opaque, const void *bytes, size_t length)
@@ -93,16 +80,13 @@ static bool gdb_server_send(void *opaque, const void *bytes, size_t length)
     struct gdb_server *server = opaque;
     if (server->client_fd < 0)
         return false;
-    if (length > sizeof(server->output) - server->output_length) {
+    bool was_empty = server->output.length == 0;
+    if (!socket_output_send(&server->output, server->client_fd, bytes, length)) {
         log_message("gdb: the debugger does not read its replies; dropping it");
         gdb_server_drop_client(server);
         return false;
     }
-    bool was_empty = server->output_length == 0;
-    memcpy(server->output + server->output_length, bytes, length);
-    server->output_length += length;
-    gdb_server_flush(server);
-    if (was_empty && server->output_length)
+    if (was_empty && server->output.length)
         gdb_server_watch_client(server);
     return true;
 }
@@ -111,8 +95,8 @@ static void gdb_server_client_ready(struct event_source *source, uint32_t events
 {
     struct gdb_server *server = source->opaque;
     if (events & EPOLLOUT) {
-        gdb_server_flush(server);
-        if (!server->output_length)
+        socket_output_flush(&server->output, server->client_fd);
+        if (!server->output.length)
             gdb_server_watch_client(server);
     }
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))

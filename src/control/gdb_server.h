@@ -12,6 +12,7 @@
 #include "control/gdb_stub.h"
 #include "control/gdb_target.h"
 #include "control/listen_address.h"
+#include "control/socket_output.h"
 #include "event_loop.h"
 #include "vm.h"
 
@@ -30,8 +31,8 @@ struct gdb_server {
     bool has_session;
     /* Replies the socket did not take yet: a debugger that stops reading
      * is dropped when this fills, rather than stalling the event loop. */
-    uint8_t output[GDB_SERVER_OUTPUT_MAX];
-    size_t output_length;
+    uint8_t output_bytes[GDB_SERVER_OUTPUT_MAX];
+    struct socket_output output;
 };
 
 int gdb_server_open(struct gdb_server *server, const char *spec, struct vm *vm,

@@ -158,29 +158,15 @@ static void client_drop(struct qmp_client *client)
     close(client->fd);
     client->fd = -1;
     qmp_session_destroy(&client->session);
-    free(client->output);
-    client->output = NULL;
-    client->output_length = client->pending_length = 0;
-}
-
-static void client_flush(struct qmp_client *client)
-{
-    while (client->output_length) {
-        ssize_t sent =
-            send(client->fd, client->output, client->output_length, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0 && errno == EINTR)
-            continue;
-        if (sent <= 0)
-            break;
-        memmove(client->output, client->output + sent, client->output_length - (size_t)sent);
-        client->output_length -= (size_t)sent;
-    }
+    free(client->output.bytes);
+    client->output = (struct socket_output){0};
+    client->pending_length = 0;
 }
 
 static void client_watch(struct qmp_client *client)
 {
     uint32_t events = qmp_session_waiting(&client->session) || client->session.closed ? 0 : EPOLLIN;
-    if (client->output_length)
+    if (client->output.length)
         events |= EPOLLOUT;
     event_loop_rewatch(client->server->loop, &client->source, events);
 }
@@ -190,15 +176,12 @@ static bool client_send(void *opaque, const char *line, size_t length)
     struct qmp_client *client = opaque;
     if (client->fd < 0)
         return false;
-    if (length > QMP_SERVER_OUTPUT_MAX - client->output_length) {
+    if (!socket_output_send(&client->output, client->fd, line, length)) {
         /* It does not read what it is sent: it goes, nobody else waits. */
         log_message("qmp: a client does not read its replies; dropping it");
         client_drop(client);
         return false;
     }
-    memcpy(client->output + client->output_length, line, length);
-    client->output_length += length;
-    client_flush(client);
     return true;
 }
 
@@ -221,7 +204,7 @@ static void client_ready(struct event_source *source, uint32_t events)
 {
     struct qmp_client *client = source->opaque;
     if (events & EPOLLOUT)
-        client_flush(client);
+        socket_output_flush(&client->output, client->fd);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         char bytes[4096];
         ssize_t got = recv(client->fd, bytes, sizeof(bytes), MSG_DONTWAIT);
@@ -256,11 +239,11 @@ static void server_accept(struct event_source *source, uint32_t events)
         close(fd);
         return;
     }
-    client->output = malloc(QMP_SERVER_OUTPUT_MAX);
-    if (!client->output ||
+    client->output = (struct socket_output){malloc(QMP_SERVER_OUTPUT_MAX), QMP_SERVER_OUTPUT_MAX, 0};
+    if (!client->output.bytes ||
         qmp_session_init(&client->session, &server_target_ops, server, client_send, client)) {
-        free(client->output);
-        client->output = NULL;
+        free(client->output.bytes);
+        client->output = (struct socket_output){0};
         close(fd);
         return;
     }
@@ -270,8 +253,8 @@ static void server_accept(struct event_source *source, uint32_t events)
         close(fd);
         client->fd = -1;
         qmp_session_destroy(&client->session);
-        free(client->output);
-        client->output = NULL;
+        free(client->output.bytes);
+        client->output = (struct socket_output){0};
         return;
     }
     qmp_session_greet(&client->session);
@@ -351,12 +334,13 @@ void qmp_server_close(struct qmp_server *server)
         struct qmp_client *client = &server->clients[i];
         if (client->fd < 0)
             continue;
-        client_flush(client); /* the last events, as far as the socket takes them */
+        /* The last events, as far as the socket takes them. */
+        socket_output_flush(&client->output, client->fd);
         close(client->fd);
         client->fd = -1;
         qmp_session_destroy(&client->session);
-        free(client->output);
-        client->output = NULL;
+        free(client->output.bytes);
+        client->output = (struct socket_output){0};
     }
     if (server->listen_fd >= 0) {
         close(server->listen_fd);

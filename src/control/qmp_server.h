@@ -8,6 +8,7 @@
 
 #include "control/listen_address.h"
 #include "control/qmp.h"
+#include "control/socket_output.h"
 #include "event_loop.h"
 #include "vm.h"
 
@@ -24,8 +25,7 @@ struct qmp_client {
     /* Bytes read but not yet parsed: held while a reply is owed. */
     char pending[4096];
     size_t pending_length;
-    char *output;
-    size_t output_length;
+    struct socket_output output; /* QMP_SERVER_OUTPUT_MAX bytes, allocated at accept */
 };
 
 struct qmp_server {

@@ -74,10 +74,7 @@ GDB
     for _ in $(seq 1 100); do [ -S "$socket" ] && break; sleep 0.1; done
     gdb_batch "$script"
     local gdb_status=$?
-    timeout 60 tail --pid=$pid -f /dev/null
-    kill -KILL $pid 2>/dev/null
-    wait $pid
-    status=$?
+    reap_guest $pid
     sed 's/^/    gdb: /' "$work/gdb.out" | grep -vE '^    gdb: *$' | head -n 40
     grep '^guest: gdb: this host' "$err" | sed 's/^/    /'
     local before=$(sed -n 's/^pc-before-step=//p' "$work/gdb.out")
@@ -153,10 +150,7 @@ GDB
     kill -INT "$(cat "$work/gdb.pid")"
     wait $gdb_pid
     local gdb_status=$?
-    timeout 60 tail --pid=$pid -f /dev/null
-    kill -KILL $pid 2>/dev/null
-    wait $pid
-    status=$?
+    reap_guest $pid
     sed 's/^/    gdb: /' "$work/gdb.out" | grep -vE '^    gdb: *$' | head -n 30
     local at_attach=$(sed -n 's/^spins-at-attach=//p' "$work/gdb.out")
     local attached=$(sed -n 's/^spins-while-attached=//p' "$work/gdb.out")

@@ -14,10 +14,7 @@ test_qmp_stop_cont_cpus_quit() {
     timeout -k 5 400 python3 tests/integration/qmp_client.py "$socket" "$out" 2 "$work" \
         >"$work/qmp.out" 2>&1
     local client_status=$?
-    timeout 60 tail --pid=$pid -f /dev/null
-    kill -KILL $pid 2>/dev/null
-    wait $pid
-    status=$?
+    reap_guest $pid
     sed 's/^/    /' "$work/qmp.out"
     check "the client saw what it expected (status $client_status)" [ $client_status = 0 ]
     check "quit ended the VMM with status 5 (got $status)" [ $status = 5 ]
@@ -63,10 +60,7 @@ while True:
 sys.exit(0 if events[:1] == ["POWERDOWN"] and "SHUTDOWN" in events else 1)
 PYTHON
     local client_status=$?
-    timeout 60 tail --pid=$pid -f /dev/null
-    kill -KILL $pid 2>/dev/null
-    wait $pid
-    status=$?
+    reap_guest $pid
     sed 's/^/    /' "$work/qmp.out"
     grep -a '^power-' "$out" | sed 's/^/    /'
     check "the guest found its power button" grep -aq '^power-button=event[0-9]' "$out"
