@@ -592,6 +592,10 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     if (machine->has_qmp &&
         qmp_server_start(&machine->qmp, &machine->loop, machine->start_paused, error))
         return -1;
+    if (machine->has_qmp && machine->has_balloon &&
+        virtio_balloon_watch_size(&machine->balloon, &machine->loop, qmp_server_balloon_changed,
+                                  &machine->qmp, error))
+        return -1;
     if (machine->has_gdb || machine->has_qmp) {
         machine->paused_source =
             (struct event_source){machine->vm.paused_event_fd, machine_vm_paused, machine};

@@ -313,6 +313,15 @@ void qmp_server_vm_paused(struct qmp_server *server)
     }
 }
 
+void qmp_server_balloon_changed(void *opaque, uint64_t guest_bytes)
+{
+    struct qmp_server *server = opaque;
+    struct json_object *data = json_object_new_object();
+    json_object_object_add(data, "actual", json_object_new_int64((int64_t)guest_bytes));
+    server_tell_all(server, "BALLOON_CHANGE", data);
+    json_object_put(data);
+}
+
 void qmp_server_vm_ending(struct qmp_server *server, int exit_status)
 {
     const char *reason = exit_status == GUEST_EXIT_POWEROFF ? "guest-shutdown"

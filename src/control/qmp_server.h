@@ -59,6 +59,8 @@ int qmp_server_start(struct qmp_server *server, struct event_loop *loop, bool st
                      struct error *error);
 /* Every vCPU parked (vm->paused_event_fd): a stop's reply goes, STOP is told. */
 void qmp_server_vm_paused(struct qmp_server *server);
+/* The guest's balloon driver reports a new size: BALLOON_CHANGE. */
+void qmp_server_balloon_changed(void *server, uint64_t guest_bytes);
 /* The VM is ending (guest poweroff, reset, quit): SHUTDOWN to every client. */
 void qmp_server_vm_ending(struct qmp_server *server, int exit_status);
 void qmp_server_close(struct qmp_server *server);

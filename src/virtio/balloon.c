@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -179,8 +180,12 @@ static void virtio_balloon_config_write(struct virtio_device *device, unsigned o
 {
     struct virtio_balloon *balloon = device->opaque;
     /* Only "actual" is the driver's to write. */
-    if (offset >= CONFIG_ACTUAL && offset + length <= CONFIG_ACTUAL + 4)
+    if (offset >= CONFIG_ACTUAL && offset + length <= CONFIG_ACTUAL + 4) {
         memcpy(balloon->config + offset, data, length);
+        uint64_t one = 1;
+        if (balloon->size_event.fd >= 0 && write(balloon->size_event.fd, &one, sizeof(one)) < 0)
+            log_once("virtio-balloon: size event: %s", strerror(errno));
+    }
 }
 
 static void virtio_balloon_reset(struct virtio_device *device)
@@ -209,6 +214,8 @@ int virtio_balloon_init(struct virtio_balloon *balloon, const struct guest_memor
     balloon->pages_to_keep = pages_to_keep;
     balloon->guest_pages = (uint32_t)(memory->total_size / VIRTIO_BALLOON_PAGE_SIZE);
     balloon->timer.fd = -1;
+    balloon->size_event.fd = -1;
+    balloon->size_reported = memory->total_size;
     uint64_t features = VIRTIO_BALLOON_F_STATS_VQ;
     if (deflate_on_oom)
         features |= VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
@@ -239,6 +246,8 @@ void virtio_balloon_destroy(struct virtio_balloon *balloon)
 {
     if (balloon->timer.fd >= 0)
         close(balloon->timer.fd);
+    if (balloon->size_event.fd >= 0)
+        close(balloon->size_event.fd);
     virtio_device_destroy(&balloon->device);
 }
 
@@ -260,4 +269,33 @@ uint64_t virtio_balloon_guest_bytes(struct virtio_balloon *balloon)
     pthread_mutex_unlock(&balloon->device.lock);
     uint32_t kept = actual < balloon->guest_pages ? balloon->guest_pages - actual : 0;
     return (uint64_t)kept * VIRTIO_BALLOON_PAGE_SIZE;
+}
+
+static void virtio_balloon_size_reported(struct event_source *source, uint32_t events)
+{
+    (void)events;
+    struct virtio_balloon *balloon = source->opaque;
+    uint64_t count;
+    if (read(source->fd, &count, sizeof(count)) < 0)
+        return;
+    uint64_t bytes = virtio_balloon_guest_bytes(balloon);
+    if (bytes == balloon->size_reported)
+        return;
+    balloon->size_reported = bytes;
+    balloon->size_changed(balloon->size_changed_opaque, bytes);
+}
+
+int virtio_balloon_watch_size(struct virtio_balloon *balloon, struct event_loop *loop,
+                              void (*changed)(void *opaque, uint64_t guest_bytes), void *opaque,
+                              struct error *error)
+{
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return error_set(error, "virtio-balloon: eventfd: %s", strerror(errno));
+    balloon->size_changed = changed;
+    balloon->size_changed_opaque = opaque;
+    balloon->size_event = (struct event_source){fd, virtio_balloon_size_reported, balloon};
+    if (event_loop_watch(loop, &balloon->size_event, EPOLLIN))
+        return error_set(error, "virtio-balloon: cannot watch its size: %s", strerror(errno));
+    return 0;
 }

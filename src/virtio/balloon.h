@@ -23,6 +23,12 @@ struct virtio_balloon {
     uint64_t pages_released; /* for messages and tests */
     struct event_source timer;
     struct virtq_chain chain;
+    /* Told on the loop's thread when the driver reports a new size
+     * (virtio_balloon_watch_size). */
+    struct event_source size_event;
+    void (*size_changed)(void *opaque, uint64_t guest_bytes);
+    void *size_changed_opaque;
+    uint64_t size_reported;
 };
 
 /* deflate_on_oom: the guest may take pages back from the balloon when it
@@ -42,6 +48,12 @@ void virtio_balloon_destroy(struct virtio_balloon *balloon);
 void virtio_balloon_request(struct virtio_balloon *balloon, uint64_t guest_bytes);
 /* The RAM the guest has now, as its driver reports the balloon's size. */
 uint64_t virtio_balloon_guest_bytes(struct virtio_balloon *balloon);
+/* changed(opaque, guest_bytes) on loop's thread whenever the driver reports
+ * a size other than the last one told (QMP's BALLOON_CHANGE); the driver's
+ * report comes on a vCPU thread, which only wakes the loop. */
+int virtio_balloon_watch_size(struct virtio_balloon *balloon, struct event_loop *loop,
+                              void (*changed)(void *opaque, uint64_t guest_bytes), void *opaque,
+                              struct error *error);
 
 /* The new balloon size for the stats the guest reported: pure policy,
  * exposed for tests.  available_bytes is MemAvailable (or MemFree). */

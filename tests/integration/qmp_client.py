@@ -162,6 +162,9 @@ print("qmp: balloon: the guest had %d MiB, asked for %d MiB, has %d MiB" %
       (before >> 20, target >> 20, after >> 20))
 if before != memory:
     fail("query-balloon before: %d, not all of the guest's %d" % (before, memory))
+client.execute("query-status")  # any BALLOON_CHANGE sent by now is read with its reply
+if "BALLOON_CHANGE" not in client.events:
+    fail("no BALLOON_CHANGE event: saw %r" % client.events)
 
 client.send("{this is not json}\n")
 if "JSON parse error" not in client.reply().get("error", {}).get("desc", ""):
