@@ -173,6 +173,17 @@ if status(client) != "running":
     fail("the session after bad JSON")
 print("qmp: bad JSON: an error, and the session goes on")
 
+for _ in range(3):  # one after another, each going away in the middle of a command
+    other = Client()
+    other.line()
+    if other.execute("qmp_capabilities") != {"return": {}}:
+        fail("a later client's negotiation")
+    other.send('{"execute": "query-st')
+    other.sock.close()
+if status(client) != "running":
+    fail("the first client after three others came and went")
+print("qmp: three more clients, one after another, each gone mid-command; the first goes on")
+
 names = [c["name"] for c in client.execute("query-commands")["return"]]
 for name in ("query-status", "stop", "cont", "quit", "query-cpus-fast", "screendump", "system_powerdown",
              "query-block", "balloon", "query-balloon"):
