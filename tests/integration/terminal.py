@@ -3,22 +3,28 @@
 shell, types a command and checks its result, then ends the VM and checks
 the exit status.
 
-    terminal.py GUEST KERNEL INITRD quit|sigterm|pipe
+    terminal.py GUEST KERNEL INITRD quit|sigterm|qmp-quit|gdb-kill|pipe
 
-quit and sigterm run guest on a pseudo-terminal and end it with Ctrl-A x or
-SIGTERM, checking that the terminal's mode comes back; pipe runs it on plain
-pipes and ends it with the guest's poweroff.
+quit, sigterm, qmp-quit and gdb-kill run guest on a pseudo-terminal and end
+it with Ctrl-A x, SIGTERM, QMP's quit or a debugger's kill, checking that the
+terminal's mode comes back; pipe runs it on plain pipes and ends it with the
+guest's poweroff.
 """
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 
 guest, kernel, initrd, how = sys.argv[1:5]
 timeout = float(os.environ.get("GUEST_BOOT_TIMEOUT", "300"))
+control = os.path.join(tempfile.mkdtemp(), "control.sock")
+extra = {"qmp-quit": ["--qmp", "unix:" + control],
+         "gdb-kill": ["--gdb", "unix:" + control]}.get(how, [])
 
 if how == "pipe":
     process = subprocess.Popen([guest, "-r", initrd, kernel], stdin=subprocess.PIPE,
@@ -32,8 +38,8 @@ if how == "pipe":
 else:
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
-    process = subprocess.Popen([guest, "-r", initrd, kernel], stdin=slave, stdout=slave,
-                               stderr=slave, start_new_session=True)
+    process = subprocess.Popen([guest, *extra, "-r", initrd, kernel], stdin=slave,
+                               stdout=slave, stderr=slave, start_new_session=True)
 
     def type_text(text):
         os.write(master, text)
@@ -76,6 +82,17 @@ if how == "pipe":
 elif how == "quit":
     type_text(b"\x01x")
     expected = 5
+elif how in ("qmp-quit", "gdb-kill"):
+    peer = socket.socket(socket.AF_UNIX)
+    peer.settimeout(30)
+    peer.connect(control)
+    if how == "qmp-quit":
+        peer.recv(4096)  # the greeting
+        peer.sendall(b'{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n')
+        expected = 5
+    else:
+        peer.sendall(b"+$k#6b")  # gdb's kill packet
+        expected = 7
 else:
     os.kill(process.pid, signal.SIGTERM)
     expected = 128 + signal.SIGTERM
