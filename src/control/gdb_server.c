@@ -48,7 +48,6 @@ int gdb_server_open(struct gdb_server *server, const char *spec, struct vm *vm,
     if (server->listen_fd < 0)
         return -1;
     gdb_target_init(&server->target, vm);
-    gdb_server_say_what_host_lacks(&server->target.host);
     return 0;
 }
 
@@ -182,6 +181,8 @@ int gdb_server_start(struct gdb_server *server, struct event_loop *loop, struct 
     server->listen_source = (struct event_source){server->listen_fd, gdb_server_accept, server};
     if (event_loop_watch(loop, &server->listen_source, EPOLLIN))
         return error_set(error, "cannot watch the gdb socket");
+    /* Said once the VM is sure to run, not before another option's error. */
+    gdb_server_say_what_host_lacks(&server->target.host);
     char name[LISTEN_ADDRESS_MAX_PATH + 16];
     listen_address_format(&server->address, name, sizeof(name));
     log_message("gdb: waiting for a debugger on %s", name);
