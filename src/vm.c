@@ -355,6 +355,13 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
     }
 }
 
+static void vm_say_paused(struct vm *vm)
+{
+    uint64_t one = 1;
+    if (write(vm->paused_event_fd, &one, sizeof(one)) < 0)
+        log_once("paused event: %s", strerror(errno));
+}
+
 /* The last vCPU to park stops the guest's clock and says the machine is
  * paused. */
 static void vm_note_parked(struct vm *vm)
@@ -363,9 +370,7 @@ static void vm_note_parked(struct vm *vm)
         return;
     if (!vm->clock_saved && ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->paused_clock) == 0)
         vm->clock_saved = true;
-    uint64_t one = 1;
-    if (write(vm->paused_event_fd, &one, sizeof(one)) < 0)
-        log_once("paused event: %s", strerror(errno));
+    vm_say_paused(vm);
 }
 
 /* Parks the vCPU while the VM is paused or the vCPU held.  An I/O exit's
@@ -439,9 +444,7 @@ void vm_pause(struct vm *vm)
     bool already = vm->parked_count == vm->cpu_count;
     pthread_mutex_unlock(&vm->pause_lock);
     if (already) { /* the caller waits for the event all the same */
-        uint64_t one = 1;
-        if (write(vm->paused_event_fd, &one, sizeof(one)) < 0)
-            log_once("paused event: %s", strerror(errno));
+        vm_say_paused(vm);
         return;
     }
     for (int i = 0; i < vm->cpu_count; i++)
@@ -535,6 +538,38 @@ static void vm_report_vcpu_places(struct vm *vm)
     }
 }
 
+const char *vm_mp_state_name(uint32_t mp_state)
+{
+    static const char *const states[] = {"runnable", "uninitialized", "init received",
+                                         "halted",   "SIPI received", "stopped"};
+    return mp_state < 6 ? states[mp_state] : "in an odd state";
+}
+
+size_t vm_access_virtual(struct vm *vm, int cpu, uint64_t address, void *read_into,
+                         const void *write_from, size_t length)
+{
+    const uint64_t page_size = 4096;
+    size_t done = 0;
+    while (cpu >= 0 && cpu < vm->cpu_count && done < length) {
+        uint64_t linear = address + done;
+        size_t chunk = page_size - (linear & (page_size - 1));
+        if (chunk > length - done)
+            chunk = length - done;
+        struct kvm_translation translation = {.linear_address = linear};
+        if (ioctl(vm->vcpus[cpu].fd, KVM_TRANSLATE, &translation) < 0 || !translation.valid)
+            break;
+        uint8_t *host = guest_memory_ptr(&vm->memory, translation.physical_address, chunk);
+        if (!host)
+            break;
+        if (read_into)
+            memcpy((uint8_t *)read_into + done, host, chunk);
+        else
+            memcpy(host, (const uint8_t *)write_from + done, chunk);
+        done += chunk;
+    }
+    return done;
+}
+
 /* After the threads stopped: what each vCPU was doing in the guest. */
 static void vm_report_vcpu_states(struct vm *vm)
 {
@@ -546,22 +581,17 @@ static void vm_report_vcpu_states(struct vm *vm)
         if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) ||
             ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp_state))
             continue;
-        static const char *const states[] = {"runnable", "uninitialized", "init received",
-                                             "halted", "SIPI received", "stopped"};
         /* The instruction bytes there, through the vCPU's own page tables:
          * what a hung guest executes, without its symbols. */
         char code[16 * 3 + 1] = "not readable";
-        struct kvm_translation translation = {.linear_address = regs.rip};
-        const uint8_t *bytes = NULL;
-        if (ioctl(vcpu->fd, KVM_TRANSLATE, &translation) == 0 && translation.valid &&
-            (translation.physical_address & 0xfff) <= 0x1000 - 16)
-            bytes = guest_memory_ptr(&vm->memory, translation.physical_address, 16);
-        for (int b = 0; bytes && b < 16; b++)
+        uint8_t bytes[16];
+        bool readable = vm_access_virtual(vm, i, regs.rip, bytes, NULL, 16) == 16;
+        for (int b = 0; readable && b < 16; b++)
             snprintf(code + 3 * b, sizeof(code) - 3 * (size_t)b, "%02x%s", bytes[b],
                      b < 15 ? " " : "");
         log_message("vCPU %d: %s, rip=0x%llx rsp=0x%llx rflags=0x%llx (interrupts %s) "
                     "cr3=0x%llx; code at rip: %s",
-                    i, mp_state.mp_state < 6 ? states[mp_state.mp_state] : "in an odd state",
+                    i, vm_mp_state_name(mp_state.mp_state),
                     (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
                     (unsigned long long)regs.rflags, regs.rflags & 0x200 ? "on" : "off",
                     (unsigned long long)sregs.cr3, code);

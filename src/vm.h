@@ -105,6 +105,16 @@ void vm_resume(struct vm *vm, const bool *hold);
 /* Takes cpu's debug exit recorded since the pause, if there is one. */
 bool vm_take_debug_exit(struct vm *vm, int cpu, struct kvm_debug_exit_arch *exit);
 
+/* Guest-virtual memory as cpu's page tables map it (KVM_TRANSLATE a page at
+ * a time, then the checked guest memory map: never outside guest RAM), read
+ * into read_into or written from write_from; returns the bytes done from
+ * the start, fewer at the first page not mapped or not RAM.  The vCPU must
+ * not be running (parked, or its thread stopped). */
+size_t vm_access_virtual(struct vm *vm, int cpu, uint64_t address, void *read_into,
+                         const void *write_from, size_t length);
+/* KVM_MP_STATE_* as words. */
+const char *vm_mp_state_name(uint32_t mp_state);
+
 /* Puts the boot vCPU in the entry state, starts every vCPU thread, waits for
  * a stop (or a terminating signal in the blocked set), and returns the exit status. */
 int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error);

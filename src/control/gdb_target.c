@@ -10,7 +10,6 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define DR6_BS (1u << 14)   /* the debug trap was a single step */
 #define DR6_HIT_MASK 0xfu   /* B0-B3: which debug register matched */
-#define PAGE_SIZE 4096u
 
 void gdb_target_init(struct gdb_target *target, struct vm *vm)
 {
@@ -93,46 +92,20 @@ static int target_set_state(void *opaque, unsigned cpu, const struct gdb_cpu_sta
     return 0;
 }
 
-/* Guest-virtual memory, a page at a time: each page through the vCPU's page
- * tables (KVM_TRANSLATE), then through the checked guest memory map, so
- * nothing outside guest RAM is ever touched.  Kernel text is written
- * although its pages are read-only to the guest: that is what a debugger's
- * breakpoint needs, as on real hardware's JTAG. */
-static size_t target_access(struct gdb_target *target, unsigned cpu, uint64_t address,
-                            uint8_t *read_into, const uint8_t *write_from, size_t length)
-{
-    int fd = target_vcpu_fd(target, cpu);
-    size_t done = 0;
-    while (fd >= 0 && done < length) {
-        uint64_t linear = address + done;
-        size_t chunk = PAGE_SIZE - (linear & (PAGE_SIZE - 1));
-        if (chunk > length - done)
-            chunk = length - done;
-        struct kvm_translation translation = {.linear_address = linear};
-        if (ioctl(fd, KVM_TRANSLATE, &translation) < 0 || !translation.valid)
-            break;
-        uint8_t *host = guest_memory_ptr(&target->vm->memory, translation.physical_address, chunk);
-        if (!host)
-            break;
-        if (read_into)
-            memcpy(read_into + done, host, chunk);
-        else
-            memcpy(host, write_from + done, chunk);
-        done += chunk;
-    }
-    return done;
-}
-
 static size_t target_read_memory(void *opaque, unsigned cpu, uint64_t address, void *out,
                                  size_t length)
 {
-    return target_access(opaque, cpu, address, out, NULL, length);
+    struct gdb_target *target = opaque;
+    return vm_access_virtual(target->vm, (int)cpu, address, out, NULL, length);
 }
 
+/* Kernel text is written although its pages are read-only to the guest:
+ * that is what a debugger's breakpoint needs, as on real hardware's JTAG. */
 static size_t target_write_memory(void *opaque, unsigned cpu, uint64_t address, const void *data,
                                   size_t length)
 {
-    return target_access(opaque, cpu, address, NULL, data, length);
+    struct gdb_target *target = opaque;
+    return vm_access_virtual(target->vm, (int)cpu, address, NULL, data, length);
 }
 
 /* Applies the debug state to one vCPU, with a single step or not, and with
@@ -272,11 +245,8 @@ static void target_describe(void *opaque, char *out, size_t size)
         if (ioctl(vm->vcpus[cpu].fd, KVM_GET_REGS, &regs) ||
             ioctl(vm->vcpus[cpu].fd, KVM_GET_MP_STATE, &mp_state))
             continue;
-        static const char *const states[] = {"runnable", "not started", "INIT received",
-                                             "halted", "SIPI received", "stopped"};
         at += (size_t)snprintf(out + at, size - at, "vCPU %d: rip 0x%llx, %s\n", cpu,
-                               (unsigned long long)regs.rip,
-                               mp_state.mp_state < 6 ? states[mp_state.mp_state] : "?");
+                               (unsigned long long)regs.rip, vm_mp_state_name(mp_state.mp_state));
     }
     if (at < size)
         snprintf(out + at, size - at,
