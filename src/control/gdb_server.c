@@ -13,25 +13,29 @@
  * refused breakpoint is no surprise.  Nothing on real hardware. */
 static void gdb_server_say_what_host_lacks(const struct debug_capabilities *host)
 {
-    if (host->int3_intercepted && host->debug_registers && host->data_watchpoints)
+    const struct {
+        bool fires;
+        const char *what;
+    } kinds[] = {{host->int3_intercepted, "an int3"},
+                 {host->debug_registers, "a debug-register breakpoint"},
+                 {host->data_watchpoints, "a watchpoint"}};
+    char lacks[128] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!kinds[i].fires)
+            at += (size_t)snprintf(lacks + at, sizeof(lacks) - at, "%s %s",
+                                   at ? ", nor at" : "", kinds[i].what);
+    if (!at)
         return;
     const char *breakpoints =
         host->int3_intercepted  ? "software breakpoints work"
         : host->debug_registers ? "software breakpoints go in the debug registers (at most 4 "
                                   "breakpoints and watchpoints together)"
                                 : "breakpoints are refused";
-    log_message("gdb: this host's KVM does not stop a guest at%s%s%s (a host without hardware "
+    log_message("gdb: this host's KVM does not stop a guest at%s (a host without hardware "
                 "virtualization, or itself a VM on an emulated CPU?): %s; %s; stepping and "
                 "Ctrl-C work",
-                host->int3_intercepted ? "" : " an int3",
-                !host->debug_registers ? ", nor at a debug-register breakpoint"
-                : host->int3_intercepted ? " a debug-register breakpoint"
-                                         : "",
-                !host->data_watchpoints ? (host->int3_intercepted && host->debug_registers
-                                               ? " a watchpoint"
-                                               : ", nor at a watchpoint")
-                                        : "",
-                breakpoints,
+                lacks, breakpoints,
                 host->data_watchpoints ? "watchpoints work" : "watchpoints are refused");
 }
 

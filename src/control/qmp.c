@@ -79,7 +79,9 @@ static void qmp_error(struct qmp_session *session, const char *class, const char
     qmp_send_object(session, reply);
 }
 
-void qmp_session_greet(struct qmp_session *session)
+/* What the greeting and query-version say: QEMU's shape, our name.  Not
+ * QEMU, so no QEMU version: 0.0.0, and the package names guest. */
+static struct json_object *qmp_version(void)
 {
     struct json_object *qemu = json_object_new_object();
     json_object_object_add(qemu, "micro", json_object_new_int(0));
@@ -88,8 +90,13 @@ void qmp_session_greet(struct qmp_session *session)
     struct json_object *version = json_object_new_object();
     json_object_object_add(version, "qemu", qemu);
     json_object_object_add(version, "package", json_object_new_string("guest " GUEST_VERSION));
+    return version;
+}
+
+void qmp_session_greet(struct qmp_session *session)
+{
     struct json_object *qmp = json_object_new_object();
-    json_object_object_add(qmp, "version", version);
+    json_object_object_add(qmp, "version", qmp_version());
     json_object_object_add(qmp, "capabilities", json_object_new_array());
     struct json_object *greeting = json_object_new_object();
     json_object_object_add(greeting, "QMP", qmp);
@@ -169,13 +176,7 @@ static void qmp_query_version(struct qmp_session *session, struct json_object *a
 {
     (void)session;
     (void)arguments;
-    struct json_object *qemu = json_object_new_object();
-    json_object_object_add(qemu, "micro", json_object_new_int(0));
-    json_object_object_add(qemu, "minor", json_object_new_int(0));
-    json_object_object_add(qemu, "major", json_object_new_int(0));
-    result->value = json_object_new_object();
-    json_object_object_add(result->value, "qemu", qemu);
-    json_object_object_add(result->value, "package", json_object_new_string("guest " GUEST_VERSION));
+    result->value = qmp_version();
 }
 
 static void qmp_query_cpus_fast(struct qmp_session *session, struct json_object *arguments,
