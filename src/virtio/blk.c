@@ -254,6 +254,21 @@ static uint8_t virtio_blk_ranges(struct virtio_blk *blk, const struct virtq_chai
                                  range.flags & VIRTIO_BLK_WRITE_ZEROES_UNMAP);
 }
 
+/* fdatasync, with its failure sticky: after the kernel reported a lost
+ * write-back once, a second fdatasync succeeds though the data is gone. */
+static bool virtio_blk_flush(struct virtio_blk *blk)
+{
+    if (blk->flush_failed)
+        return false;
+    if (fdatasync(blk->fd) == 0)
+        return true;
+    blk->flush_failed = true;
+    log_message("%s: flush: %s; every later flush fails too (what it was to make durable may be "
+                "lost)",
+                blk->name, strerror(errno));
+    return false;
+}
+
 uint32_t virtio_blk_handle_request(struct virtio_device *device, struct virtq_chain *chain)
 {
     struct virtio_blk *blk = device->opaque;
@@ -294,15 +309,22 @@ uint32_t virtio_blk_handle_request(struct virtio_device *device, struct virtq_ch
         if (virtio_blk_transfer(blk, count, header.sector * SECTOR_SIZE, true) < 0) {
             log_once("%s: write: %s", blk->name, strerror(errno));
             status = VIRTIO_BLK_S_IOERR;
+            break;
+        }
+        /* A driver that declined F_FLUSH has no way to ask for durability:
+         * it gets a write-through disk, every write on the disk before it
+         * completes. */
+        if (!virtio_device_has(device, VIRTIO_BLK_F_FLUSH)) {
+            blk->writethrough_writes++;
+            if (!virtio_blk_flush(blk))
+                status = VIRTIO_BLK_S_IOERR;
         }
         break;
     }
     case VIRTIO_BLK_T_FLUSH:
         /* Data the guest flushed is on the disk before we say so. */
-        if (!blk->read_only && fdatasync(blk->fd) < 0) {
-            log_once("%s: flush: %s", blk->name, strerror(errno));
+        if (!blk->read_only && !virtio_blk_flush(blk))
             status = VIRTIO_BLK_S_IOERR;
-        }
         break;
     case VIRTIO_BLK_T_GET_ID: {
         uint64_t room = status_offset < VIRTIO_BLK_ID_BYTES ? status_offset : VIRTIO_BLK_ID_BYTES;

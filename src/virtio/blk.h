@@ -21,6 +21,10 @@ struct virtio_blk {
     bool read_only;
     bool can_discard; /* a regular file: holes can be punched */
     uint64_t sectors;
+    /* A flush failed once: its data may be gone (the kernel reports a lost
+     * write-back once, then forgets), so every later flush fails too. */
+    bool flush_failed;
+    uint64_t writethrough_writes; /* writes made durable for a driver without F_FLUSH */
     char serial[VIRTIO_BLK_ID_BYTES];
     uint8_t config[VIRTIO_BLK_CONFIG_SIZE];
     /* Scratch for the serving thread: no allocation per request. */

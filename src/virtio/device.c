@@ -214,8 +214,9 @@ static void virtio_device_loop_handler(struct event_source *source, uint32_t eve
  * saved.  How long is learnt, as KVM's halt polling does: the window grows
  * (from VIRTIO_POLL_MIN_NS, doubling, up to VIRTIO_POLL_MAX_NS) when a
  * notification came soon enough after the thread went to sleep that a
- * longer window would have caught it, and halves when the next one came
- * long after the window had closed.  A disk used now and then (a boot, a
+ * longer window would have caught it and it brought requests, and halves
+ * when the next one came long after the window had closed or found the
+ * rings empty.  A disk used now and then (a boot, a
  * lone fsync) never polls; one under steady load does.  The spin yields the
  * CPU on every turn, so on an overcommitted host it takes time only from
  * nobody.  The ceiling is 1 ms: in the nested test host, where a guest's
@@ -305,7 +306,15 @@ static void *virtio_device_thread(void *opaque)
             log_message("%s: epoll_wait: %s", device->ops->name, strerror(errno));
             break;
         }
-        if (virtio_now_ns() - slept_at <= VIRTIO_POLL_MAX_NS) {
+        /* Only a doorbell that brought requests says a longer window would
+         * have paid: a guest that rings on an empty ring (a hostile one, or
+         * a confused driver) must not keep this thread spinning for free. */
+        bool brought_work = false;
+        for (int i = 0; i < count; i++)
+            if (ready[i].data.u32 != UINT32_MAX &&
+                virtq_peek_available(&device->queues[ready[i].data.u32]))
+                brought_work = true;
+        if (brought_work && virtio_now_ns() - slept_at <= VIRTIO_POLL_MAX_NS) {
             window_ns = window_ns ? window_ns * 2 : VIRTIO_POLL_MIN_NS;
             if (window_ns > VIRTIO_POLL_MAX_NS)
                 window_ns = VIRTIO_POLL_MAX_NS;
@@ -326,7 +335,7 @@ static void *virtio_device_thread(void *opaque)
         }
         if (stop)
             break;
-        if (window_ns)
+        if (window_ns && brought_work)
             virtio_device_poll(device, window_ns);
         slept_at = virtio_now_ns();
     }

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +594,95 @@ static void test_flush(void **state)
     assert_int_equal(simple_status(fixture), S_OK);
 }
 
+/* A flush that failed fails for good: the kernel reports a lost write-back
+ * to one fdatasync only, so a retry's success would be a lie. */
+static void test_failed_flush_is_sticky(void **state)
+{
+    struct fixture *fixture = *state;
+    struct buffer_spec buffers[] = {{DATA, 16, false}, {DATA + 0x8000, 1, true}};
+    int pipe_fds[2];
+    assert_int_equal(pipe(pipe_fds), 0);
+    int disk_fd = fixture->blk->fd;
+    fixture->blk->fd = pipe_fds[0]; /* fdatasync on a pipe: EINVAL, a failing disk */
+    put_header(fixture, DATA, T_FLUSH, 0);
+    fixture->host[DATA + 0x8000] = NO_STATUS;
+    assert_int_equal(handle(fixture, make_chain(fixture, buffers, 2)), 1);
+    assert_int_equal(simple_status(fixture), S_IOERR);
+    fixture->blk->fd = disk_fd; /* the disk "works" again */
+    for (int i = 0; i < 2; i++) {
+        put_header(fixture, DATA, T_FLUSH, 0);
+        fixture->host[DATA + 0x8000] = NO_STATUS;
+        assert_int_equal(handle(fixture, make_chain(fixture, buffers, 2)), 1);
+        assert_int_equal(simple_status(fixture), S_IOERR);
+    }
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+}
+
+/* Without F_FLUSH the driver cannot ask for durability, so every write is
+ * made durable before it completes; with F_FLUSH, writes wait for a flush. */
+static void test_writethrough_without_flush_feature(void **state)
+{
+    struct fixture *fixture = *state;
+    memset(fixture->host + DATA + 0x1000, 'a', 512);
+    fixture->blk->device.driver_features = 0;
+    assert_int_equal(simple_request(fixture, T_OUT, 3, 512, false), 1);
+    assert_int_equal(simple_status(fixture), S_OK);
+    assert_int_equal(fixture->blk->writethrough_writes, 1);
+    fixture->blk->device.driver_features = F_FLUSH;
+    assert_int_equal(simple_request(fixture, T_OUT, 4, 512, false), 1);
+    assert_int_equal(simple_status(fixture), S_OK);
+    assert_int_equal(fixture->blk->writethrough_writes, 1);
+    /* A write-through write whose sync fails is an error, and stays one. */
+    fixture->blk->device.driver_features = 0;
+    fixture->blk->flush_failed = true;
+    assert_int_equal(simple_request(fixture, T_OUT, 5, 512, false), 1);
+    assert_int_equal(simple_status(fixture), S_IOERR);
+}
+
+static double seconds(clockid_t clock)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* A guest that rings the doorbell of an empty ring, again and again, soon
+ * after each sleep of the disk's thread: before, each such ring grew the
+ * polling window to its 1 ms ceiling and the thread spun through it, most
+ * of a core for nothing.  Only rings that bring requests grow it now. */
+static void test_empty_doorbells_cost_no_polling(void **state)
+{
+    struct fixture *fixture = *state;
+    struct virtio_device *device = &fixture->blk->device;
+    struct virtq *queue = &device->queues[0];
+    queue->size = QUEUE_SIZE;
+    queue->desc_address = DESC_TABLE;
+    queue->avail_address = AVAIL_RING;
+    queue->used_address = USED_RING;
+    assert_int_equal(virtq_start(queue, &fixture->memory), 0);
+    device->driver_features = F_FLUSH;
+    device->status = VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK;
+    struct error error = {{0}};
+    assert_int_equal(virtio_device_start(device, NULL, true, &error), 0);
+    clockid_t thread_clock;
+    assert_int_equal(pthread_getcpuclockid(device->thread, &thread_clock), 0);
+    double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(thread_clock);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t one = 1;
+        assert_int_equal(write(device->notify_fd[0], &one, sizeof(one)), sizeof(one));
+        usleep(400);
+    }
+    cpu = seconds(thread_clock) - cpu;
+    wall = seconds(CLOCK_MONOTONIC) - wall;
+    virtio_device_stop(device, NULL);
+    print_message("disk thread: %.1f %% of a core over %.2f s of empty doorbells\n",
+                  100 * cpu / wall, wall);
+    if (cpu / wall > 0.10)
+        fail_msg("the disk thread took %.0f %% of a core for rings without requests",
+                 100 * cpu / wall);
+}
+
 static void test_get_id(void **state)
 {
     struct fixture *fixture = *state;
@@ -783,6 +875,9 @@ int main(void)
         TEST(test_beyond_capacity),
         TEST(test_partial_sector_lengths),
         TEST(test_flush),
+        TEST(test_failed_flush_is_sticky),
+        TEST(test_writethrough_without_flush_feature),
+        TEST(test_empty_doorbells_cost_no_polling),
         TEST(test_get_id),
         TEST(test_unsupported_types),
         TEST(test_malformed_requests),
