@@ -5,6 +5,12 @@ CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstric
                  -Wno-missing-field-initializers -pthread -Isrc -MMD -MP
 CFLAGS ?= -O2 -g
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The shipped build is hardened (tests/hardening checks the binary): canaries,
+# checked libc calls, a position-independent executable with read-only
+# relocations bound at start, and CET's branch-tracking and shadow-stack marks.
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fstack-clash-protection \
+          -fcf-protection=full -fPIE
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 # The display (src/ui): an SDL2 window, a VNC server, PNG screenshots.  Quiet
 # when the packages are missing: `make deps` (run by `make run` and `make
@@ -23,6 +29,8 @@ CONTROL_PACKAGES := json-c
 CONTROL_CFLAGS := $(shell pkg-config --cflags $(CONTROL_PACKAGES) 2>/dev/null)
 CONTROL_LIBS := $(shell pkg-config --libs $(CONTROL_PACKAGES) 2>/dev/null)
 CFLAGS_COMMON += $(CONTROL_CFLAGS)
+# The sandbox (src/sandbox.c): libseccomp, required.
+SANDBOX_LIBS := -lseccomp
 
 # Everything but main.c goes in a library the tests link against.
 LIB_SOURCES := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
@@ -34,31 +42,31 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit ui-tests fuzz integration clean deps run guests soak net-soak
+.PHONY: all check unit ui-tests fuzz integration hardening clean deps run guests soak net-soak
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	@echo "  CC      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
+	@echo "  CC      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(HARDEN) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(ASAN_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-ASAN $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(HARDEN) $(HARDEN_LDFLAGS) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 # The build the tests run: same code under AddressSanitizer and UBSan.
 $(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 # Benchmark of the graphics path (virtio-gpu commands to a display), no VM.
 $(BUILD)/bench-gfx: bench/gfx.c $(call lib_objects,$(OBJ))
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) \
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(filter %.c %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) \
 	    $(shell pkg-config --libs libvncclient) -o $@
 
 # Test tooling: a VNC client that types into guest's VNC display.
@@ -82,7 +90,7 @@ UNIT_PROGRAMS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SOURCES))
 
 $(BUILD)/unit/%: tests/unit/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
-	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 unit: $(UNIT_PROGRAMS)
 	@set -e; for test in $(UNIT_PROGRAMS); do echo "== $$test"; $$test; done
@@ -95,7 +103,7 @@ UI_TEST_PROGRAMS := $(patsubst tests/ui/%.c,$(BUILD)/ui/%,$(UI_TEST_SOURCES))
 $(BUILD)/ui/%: tests/ui/%.c $(call lib_objects,$(ASAN_OBJ))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -Itests/unit $(filter %.c %.o,$^) \
-	    -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(shell pkg-config --libs libvncclient 2>/dev/null) -o $@
+	    -lcmocka $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) $(shell pkg-config --libs libvncclient 2>/dev/null) -o $@
 
 ui-tests: $(UI_TEST_PROGRAMS)
 	@set -e; for test in $(UI_TEST_PROGRAMS); do echo "== $$test"; $$test; done
@@ -110,7 +118,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"; $(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc $(UI_CFLAGS) $(NET_CFLAGS) $(CONTROL_CFLAGS) -pthread \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) \
-	    $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) -o $@
+	    $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
 	@$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/unit tests/fuzz/make_seeds.c \
@@ -124,6 +132,11 @@ fuzz: $(FUZZ_PROGRAMS)
 	        tail -n 60 $$log; echo "$$name failed; the input is in $(BUILD)/fuzz/$$name-*"; exit 1; \
 	    fi; tail -n 3 $$log; \
 	done
+
+# The shipped binary carries its hardening (PIE, RELRO and BIND_NOW, canaries,
+# fortified calls, CET marks, no executable stack).
+hardening: $(BUILD)/guest
+	tests/hardening $(BUILD)/guest
 
 # Integration tests boot real guests on real KVM (directly or in the nested test host).
 integration: all
@@ -150,7 +163,7 @@ run: deps
 	@scripts/run-default
 
 check: deps
-	@$(MAKE) unit ui-tests fuzz integration
+	@$(MAKE) unit ui-tests fuzz hardening integration
 
 clean:
 	rm -rf $(BUILD)

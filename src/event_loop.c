@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 int event_loop_init(struct event_loop *loop, struct error *error)
 {
@@ -42,6 +43,7 @@ static void *event_loop_thread(void *opaque)
 {
     struct event_loop *loop = opaque;
     struct epoll_event events[16];
+    sandbox_enter(SANDBOX_EVENT_LOOP, "event-loop");
     while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
         int count = epoll_wait(loop->epoll_fd, events, 16, -1);
         if (count < 0) {

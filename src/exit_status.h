@@ -10,6 +10,7 @@ enum guest_exit_status {
     GUEST_EXIT_QUIT = 5,     /* the user quit with the escape keys (Ctrl-A x) */
     GUEST_EXIT_PANIC = 6,    /* the guest kernel said it panicked (pvpanic) */
     GUEST_EXIT_KILLED = 7,   /* a debugger killed the VM (gdb's kill) */
+    GUEST_EXIT_SANDBOX = 8,  /* a VMM thread made a system call its sandbox forbids */
     /* 128 + N: ended by signal N (SIGTERM, SIGINT, SIGHUP) */
 };
 

@@ -18,6 +18,7 @@
 #include "exit_status.h"
 #include "machine.h"
 #include "options.h"
+#include "sandbox.h"
 #include "ui/display.h"
 #include "x86/acpi.h"
 
@@ -175,6 +176,11 @@ int main(int argc, char **argv)
         sigaddset(&terminating, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &terminating, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Before the first thread (the display's may start now): the handler
+     * that reports a forbidden call must be there when a filter is. */
+    if (sandbox_prepare(options.sandbox, &error))
+        return fail(error.message);
 
     struct machine_disk disks[OPTIONS_MAX_DISKS];
     for (int i = 0; i < options.disk_count; i++)

@@ -46,6 +46,9 @@ int guest_memory_create(struct guest_memory *memory, uint64_t total_size, struct
     /* Transparent huge pages mean far fewer nested page faults while the
      * guest first touches its memory, which is most of a boot's exits. */
     madvise(host, total_size, MADV_HUGEPAGE);
+    /* The guest's memory is the guest's: a core dump of the VMM (a crash
+     * report) must not carry its secrets, nor gigabytes of them. */
+    madvise(host, total_size, MADV_DONTDUMP);
     guest_memory_layout(memory, host, total_size);
     return 0;
 }

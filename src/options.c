@@ -23,7 +23,9 @@ enum {
     OPTION_NET,
     OPTION_GDB,
     OPTION_PAUSED,
-    OPTION_QMP
+    OPTION_QMP,
+    OPTION_NO_SANDBOX,
+    OPTION_SECCOMP
 };
 
 static const struct option long_options[] = {
@@ -39,7 +41,9 @@ static const struct option long_options[] = {
     {"net", required_argument, NULL, OPTION_NET},
     {"gdb", required_argument, NULL, OPTION_GDB},
     {"paused", no_argument, NULL, OPTION_PAUSED},
-    {"qmp", required_argument, NULL, OPTION_QMP}, {NULL, 0, NULL, 0},
+    {"qmp", required_argument, NULL, OPTION_QMP},
+    {"no-sandbox", no_argument, NULL, OPTION_NO_SANDBOX},
+    {"seccomp", required_argument, NULL, OPTION_SECCOMP}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -180,6 +184,8 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
     options->display_height = OPTIONS_DEFAULT_DISPLAY_HEIGHT;
     options->debug_exit_port = OPTIONS_DEFAULT_DEBUG_EXIT_PORT;
     bool pages_given = false, display_size_given = false;
+    bool no_sandbox = false, seccomp_given = false;
+    options->sandbox = SANDBOX_ENFORCE;
 
     opterr = 0;
     optind = 0; /* full reset, so tests may parse repeatedly */
@@ -296,6 +302,18 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return -1;
             options->qmp_spec = optarg;
             break;
+        case OPTION_NO_SANDBOX:
+            no_sandbox = true;
+            break;
+        case OPTION_SECCOMP:
+            if (strcmp(optarg, "kill") == 0)
+                options->sandbox = SANDBOX_ENFORCE;
+            else if (strcmp(optarg, "log") == 0)
+                options->sandbox = SANDBOX_LOG;
+            else
+                return error_set(error, "--seccomp=%s: not a mode (kill or log)", optarg);
+            seccomp_given = true;
+            break;
         case OPTION_PAUSED:
             options->paused = true;
             break;
@@ -322,6 +340,10 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                          display_size_given ? "--display-size" : "--screenshot");
     if (options->paused && !options->gdb_spec && !options->qmp_spec)
         return error_set(error, "--paused: needs --gdb or --qmp, to start the VM with");
+    if (no_sandbox && seccomp_given)
+        return error_set(error, "--seccomp: has no filter to apply with --no-sandbox");
+    if (no_sandbox)
+        options->sandbox = SANDBOX_OFF;
     if (pages_given && !options->balloon_poll_seconds)
         return error_set(error, "-p: only means something with -m (the balloon's polling)");
     if (optind >= argc)
@@ -387,6 +409,12 @@ void options_print_help(const char *program)
            "                      cont, quit, ...); HOST defaults to 127.0.0.1\n"
            "      --paused        no guest instruction runs until the debugger continues or a\n"
            "                      QMP client says cont (break at the kernel's first instruction)\n"
+           "      --no-sandbox    no seccomp filters and no dropping of capabilities (for\n"
+           "                      debugging the VMM; every thread is confined by default)\n"
+           "      --seccomp=kill|log\n"
+           "                      what a system call outside a thread's allow-list does: end\n"
+           "                      the VMM with a message (kill, the default), or run and be\n"
+           "                      logged by the kernel (log: finds what a new feature needs)\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"
@@ -395,7 +423,8 @@ void options_print_help(const char *program)
            "\n"
            "Exit status: 0 guest powered off; 1 bad option or file, or VMM failure; 3 guest\n"
            "rebooted; 4 KVM could not run the guest; 5 quit (Ctrl-A x, QMP quit); 6 the guest\n"
-           "kernel panicked (pvpanic); 7 killed by the debugger; 128+N ended by signal N;\n"
+           "kernel panicked (pvpanic); 7 killed by the debugger; 8 a VMM thread made a system\n"
+           "call its sandbox forbids; 128+N ended by signal N;\n"
            "with --debug-exit, (V << 1) | 1 when the guest wrote V to its port.\n",
            program);
 }

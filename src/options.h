@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "net/net_config.h"
+#include "sandbox.h"
 
 #define OPTIONS_DEFAULT_MEMORY (1ULL << 30)
 #define OPTIONS_MIN_MEMORY (16ULL << 20)
@@ -62,6 +63,7 @@ struct options {
     const char *gdb_spec;
     const char *qmp_spec; /* --qmp ADDRESS: the QMP control socket */
     bool paused;
+    enum sandbox_mode sandbox; /* --no-sandbox, --seccomp=kill|log */
     bool show_help;
     bool show_version;
 };

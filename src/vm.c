@@ -16,6 +16,7 @@
 
 #include "exit_status.h"
 #include "log.h"
+#include "sandbox.h"
 #include "x86/cpu_state.h"
 #include "x86/cpuid.h"
 #include "x86/layout.h"
@@ -412,6 +413,9 @@ static void *vcpu_thread(void *opaque)
     struct vcpu *vcpu = opaque;
     struct vm *vm = vcpu->vm;
     uint64_t exit_count = 0;
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%d", vcpu->index);
+    sandbox_enter(SANDBOX_VCPU, name); /* before the guest's first instruction */
     atomic_store(&vcpu->thread_id, (long)gettid());
     atomic_store_explicit(&vcpu->place_since_ns, vcpu_now_ns(), memory_order_relaxed);
     while (!atomic_load(&vm->stopping)) {
@@ -651,6 +655,8 @@ int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
         }
         vm->vcpus[i].thread_started = true;
     }
+    /* Every thread is started: what is left here is waiting and the end. */
+    sandbox_enter(SANDBOX_MAIN, NULL);
 
     bool quit_report = false;
     struct pollfd waits[2] = {{.fd = vm->stop_event_fd, .events = POLLIN},

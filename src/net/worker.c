@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 int net_worker_init(struct net_worker *worker, const char *name, void (*run)(void *opaque),
                     void *opaque, struct error *error)
 {
@@ -29,6 +31,7 @@ static void *worker_thread(void *opaque)
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+    sandbox_enter(SANDBOX_NET, worker->name);
     worker->run(worker->opaque);
     return NULL;
 }
@@ -42,9 +45,6 @@ int net_worker_start(struct net_worker *worker, struct error *error)
     if (failed)
         return error_set(error, "%s: cannot start its thread: %s", worker->name,
                          strerror(failed));
-    char name[16];
-    snprintf(name, sizeof(name), "%s", worker->name); /* the kernel's limit: 15 + NUL */
-    pthread_setname_np(worker->thread, name);
     worker->running = true;
     return 0;
 }

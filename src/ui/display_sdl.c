@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox.h"
 #include "ui/keymap.h"
 
 #define DISPLAY_SDL_FRAME_MS 8 /* at most 125 presents a second */
@@ -200,6 +201,14 @@ static void *display_sdl_run(void *opaque)
     char failure[sizeof(sdl->failure)];
     /* Signals belong to main.c. */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+    /* SDL's own 2D renderer draws into shared memory with the X server (or
+     * the compositor).  A GL renderer would load a driver that starts
+     * threads of its own (Mesa's llvmpipe JIT, its shader cache) before this
+     * thread is confined, where no filter of ours reaches them. */
+    if (sandbox_mode() != SANDBOX_OFF) {
+        SDL_SetHint(SDL_HINT_RENDER_DRIVER, "software");
+        SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
+    }
     if (SDL_Init(SDL_INIT_VIDEO) < 0) {
         snprintf(failure, sizeof(failure),
                  "sdl: cannot open a display: %s (is there a $DISPLAY or $WAYLAND_DISPLAY, or "
@@ -246,6 +255,8 @@ static void *display_sdl_run(void *opaque)
     }
     /* Keys, not text: no input method between the user and the guest. */
     SDL_StopTextInput();
+    /* Connected and drawn once: from here on, the window system's socket. */
+    sandbox_enter(SANDBOX_SDL, "sdl");
     display_sdl_present(sdl);
     display_sdl_report(sdl, DISPLAY_SDL_RUNNING, NULL);
 

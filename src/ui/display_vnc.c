@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "ui/keymap.h"
 
 #define DISPLAY_VNC_DEFAULT_HOST "127.0.0.1"
@@ -313,6 +314,7 @@ static void *display_vnc_run(void *opaque)
 {
     struct display_vnc *vnc = opaque;
     struct pollfd fds[FD_SETSIZE + 2];
+    sandbox_enter(SANDBOX_VNC, "vnc");
     while (!atomic_load(&vnc->stop)) {
         nfds_t count = 0;
         fds[count++] = (struct pollfd){.fd = vnc->wake_fd, .events = POLLIN};

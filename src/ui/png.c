@@ -116,7 +116,7 @@ int ui_png_write(const char *path, const uint32_t *pixels, size_t stride, uint32
     char *temporary = ui_png_temporary_path(path);
     if (!temporary)
         return error_set(error, "%s: out of memory", path);
-    FILE *file = fopen(temporary, "wb");
+    FILE *file = fopen(temporary, "wbe"); /* close-on-exec, as every descriptor here */
     if (!file) {
         int saved = errno;
         free(temporary);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "virtio/virtio.h"
 
 #define VIRTIO_CORE_FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC)
@@ -296,6 +297,7 @@ static void *virtio_device_thread(void *opaque)
         event.data.u32 = q;
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, device->notify_fd[q], &event);
     }
+    sandbox_enter(SANDBOX_DISK, device->ops->name);
     uint64_t window_ns = 0, slept_at = virtio_now_ns();
     for (;;) {
         struct epoll_event ready[VIRTIO_MAX_QUEUES + 1];

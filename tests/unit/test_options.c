@@ -512,6 +512,29 @@ static void test_gdb_and_paused(void **state)
     }
 }
 
+static void test_sandbox_options(void **state)
+{
+    (void)state;
+    struct options options;
+    struct error error;
+    assert_int_equal(PARSE(&options, &error, "k"), 0);
+    assert_int_equal(options.sandbox, SANDBOX_ENFORCE); /* on unless asked */
+    assert_int_equal(PARSE(&options, &error, "--no-sandbox", "k"), 0);
+    assert_int_equal(options.sandbox, SANDBOX_OFF);
+    assert_int_equal(PARSE(&options, &error, "--seccomp=log", "k"), 0);
+    assert_int_equal(options.sandbox, SANDBOX_LOG);
+    assert_int_equal(PARSE(&options, &error, "--seccomp=kill", "k"), 0);
+    assert_int_equal(options.sandbox, SANDBOX_ENFORCE);
+    assert_int_equal(PARSE(&options, &error, "--seccomp=trace", "k"), -1);
+    assert_error_mentions(&error, "--seccomp=trace");
+    assert_int_equal(PARSE(&options, &error, "--seccomp=", "k"), -1);
+    assert_error_mentions(&error, "--seccomp=");
+    /* Contradictory: which one would the user get? */
+    assert_int_equal(PARSE(&options, &error, "--no-sandbox", "--seccomp=log", "k"), -1);
+    assert_error_mentions(&error, "--no-sandbox");
+    assert_int_equal(PARSE(&options, &error, "--no-sandbox=1", "k"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_graphics_options),
         cmocka_unit_test(test_debug_exit_and_test_devices),
         cmocka_unit_test(test_gdb_and_paused),
+        cmocka_unit_test(test_sandbox_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

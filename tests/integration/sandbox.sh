@@ -1,0 +1,71 @@
+# The sandbox's tests (src/sandbox.c), sourced by run-all after gdb.sh (gdb_probe, wait_for_output).
+# A forbidden system call is made for real, from inside a confined thread of a running VMM:
+# gdb attaches to the VMM process (not to the guest) and calls socket(2) on the vCPU thread,
+# as an attacker who had taken that thread over would.
+
+# sandbox_inject_socket PID THREAD: gdb calls socket(AF_INET, SOCK_STREAM, 0) on the VMM's
+# thread named THREAD; gdb passes the SIGSYS that may follow to the VMM's own handler.
+sandbox_inject_socket() {
+    timeout -k 5 60 gdb -nx -batch -p "$1" \
+        -ex 'handle SIGSYS nostop noprint pass' \
+        -ex "python
+for thread in gdb.selected_inferior().threads():
+    if thread.name == '$2':
+        thread.switch()
+        print('switched to', thread.name)
+" \
+        -ex 'print (int)socket(2, 1, 0)' >"$work/inject.out" 2>&1 </dev/null
+}
+
+# The guest spins long enough (the gdb probe without a debugger) for the injection.
+sandbox_start_probe() {
+    "$guest" "$@" "$gdb_probe" >"$out" 2>"$err" </dev/null &
+    guest_pid=$!
+    wait_for_output 'gdb probe: counter 3' $guest_pid 60
+}
+
+test_sandbox_forbidden_call_ends_vmm() {
+    check "the probe ran" sandbox_start_probe
+    check "the VMM has its threads named" \
+        grep -qx vcpu0 <(cat /proc/$guest_pid/task/*/comm 2>/dev/null)
+    sandbox_inject_socket $guest_pid vcpu0
+    check "gdb found the vCPU thread" grep -q 'switched to vcpu0' "$work/inject.out"
+    reap_guest $guest_pid
+    check "the VMM ended with the sandbox's status 8 (got $status)" [ $status = 8 ]
+    check "the message names the thread and the call" \
+        grep -q '^guest: sandbox: thread vcpu0 (vcpu) made a system call outside its allow-list: socket (41)' "$err"
+    [ $current_ok = 1 ] || sed 's/^/    gdb| /' "$work/inject.out"
+}
+
+# --seccomp=log: the same call runs (a descriptor comes back) and the VM goes on.
+test_sandbox_log_mode_lets_calls_run() {
+    check "the probe ran" sandbox_start_probe --seccomp=log
+    sandbox_inject_socket $guest_pid vcpu0
+    check "socket(2) returned a descriptor" grep -qE '^\$1 = [0-9]+$' "$work/inject.out"
+    check "the VMM still runs" kill -0 $guest_pid
+    kill -TERM $guest_pid 2>/dev/null
+    reap_guest $guest_pid
+    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+    check "no sandbox message" bash -c "! grep -q 'guest: sandbox' '$err'"
+    [ $current_ok = 1 ] || sed 's/^/    gdb| /' "$work/inject.out"
+}
+
+# --no-sandbox: no filter at all, which /proc says (Seccomp: 0 in every thread).
+test_sandbox_off_and_on_in_proc() {
+    check "the probe ran" sandbox_start_probe --no-sandbox
+    check "no thread filtered with --no-sandbox" \
+        bash -c "! grep -q '^Seccomp:[[:space:]]*2' /proc/$guest_pid/task/*/status"
+    kill -TERM $guest_pid 2>/dev/null
+    reap_guest $guest_pid
+    check "the probe ran (sandboxed)" sandbox_start_probe
+    local thread unfiltered=
+    for thread in /proc/$guest_pid/task/*; do
+        grep -q '^Seccomp:[[:space:]]*2' "$thread/status" || unfiltered+=" $(cat "$thread/comm")"
+        grep -q '^NoNewPrivs:[[:space:]]*1' "$thread/status" || unfiltered+=" $(cat "$thread/comm")(privs)"
+        grep -q '^CapEff:[[:space:]]*0*$' "$thread/status" || unfiltered+=" $(cat "$thread/comm")(caps)"
+    done
+    check "every thread filtered, no_new_privs, no capabilities (not:$unfiltered)" [ -z "$unfiltered" ]
+    kill -TERM $guest_pid 2>/dev/null
+    reap_guest $guest_pid
+    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+}
