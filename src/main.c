@@ -176,6 +176,8 @@ int main(int argc, char **argv)
         sigaddset(&terminating, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &terminating, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (!options.screenshot_path)
+        signal(SIGUSR1, SIG_IGN); /* nothing to do for it; not a reason to die */
 
     /* Before the first thread (the display's may start now): the handler
      * that reports a forbidden call must be there when a filter is. */

@@ -22,7 +22,11 @@
 #include "x86/layout.h"
 
 #define KVM_API_EXPECTED 12
-#define VCPU_KICK_SIGNAL SIGUSR1
+/* A real-time signal of the VMM's own, unblocked in vCPU threads: SIGUSR1
+ * is the user's (a screenshot with --screenshot), blocked in every thread
+ * for its signalfd, and a kick that cannot arrive leaves a vCPU in KVM_RUN
+ * through a stop. */
+#define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
 
 int vm_max_cpus(int kvm_fd)
 {
