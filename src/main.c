@@ -181,6 +181,12 @@ int main(int argc, char **argv)
 
     /* Before the first thread (the display's may start now): the handler
      * that reports a forbidden call must be there when a filter is. */
+    struct sandbox_user user = {0};
+    if (options.user_spec) {
+        if (sandbox_resolve_user(options.user_spec, &user, &error))
+            return fail(error.message);
+        sandbox_expect_user_change();
+    }
     if (sandbox_prepare(options.sandbox, &error))
         return fail(error.message);
 
@@ -254,6 +260,9 @@ int main(int argc, char **argv)
         munmap((void *)config.initrd.data, config.initrd.size);
         close(config.initrd.fd);
     }
+    /* Every file, socket and device is open: the VM runs as --user. */
+    if (sandbox_change_user(&user, &error))
+        return fail(error.message);
 
     int status = machine_run(&machine, &entry, &error);
     if (status < 0) {

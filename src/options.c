@@ -25,7 +25,8 @@ enum {
     OPTION_PAUSED,
     OPTION_QMP,
     OPTION_NO_SANDBOX,
-    OPTION_SECCOMP
+    OPTION_SECCOMP,
+    OPTION_USER
 };
 
 static const struct option long_options[] = {
@@ -43,7 +44,8 @@ static const struct option long_options[] = {
     {"paused", no_argument, NULL, OPTION_PAUSED},
     {"qmp", required_argument, NULL, OPTION_QMP},
     {"no-sandbox", no_argument, NULL, OPTION_NO_SANDBOX},
-    {"seccomp", required_argument, NULL, OPTION_SECCOMP}, {NULL, 0, NULL, 0},
+    {"seccomp", required_argument, NULL, OPTION_SECCOMP},
+    {"user", required_argument, NULL, OPTION_USER}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -314,6 +316,11 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return error_set(error, "--seccomp=%s: not a mode (kill or log)", optarg);
             seccomp_given = true;
             break;
+        case OPTION_USER:
+            if (!*optarg)
+                return error_set(error, "--user: needs a user (USER or USER:GROUP)");
+            options->user_spec = optarg;
+            break;
         case OPTION_PAUSED:
             options->paused = true;
             break;
@@ -415,6 +422,9 @@ void options_print_help(const char *program)
            "                      what a system call outside a thread's allow-list does: end\n"
            "                      the VMM with a message (kill, the default), or run and be\n"
            "                      logged by the kernel (log: finds what a new feature needs)\n"
+           "      --user USER[:GROUP]\n"
+           "                      started as root: become USER (and GROUP, or USER's own\n"
+           "                      group) once the VM's files and devices are open\n"
            "  -h, --help          show this help\n"
            "      --version       show the version\n"
            "\n"

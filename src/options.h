@@ -64,6 +64,7 @@ struct options {
     const char *qmp_spec; /* --qmp ADDRESS: the QMP control socket */
     bool paused;
     enum sandbox_mode sandbox; /* --no-sandbox, --seccomp=kill|log */
+    const char *user_spec;     /* --user USER[:GROUP] */
     bool show_help;
     bool show_version;
 };

@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
 #include <linux/vhost.h>
@@ -58,6 +60,7 @@
 
 static enum sandbox_mode current_mode = SANDBOX_OFF;
 static pid_t process_id;
+static bool user_change_coming, user_changed;
 
 /* What the SIGSYS handler prints: set before the filter, read in the handler. */
 static __thread char thread_name[16] = "?";
@@ -156,6 +159,92 @@ int sandbox_prepare(enum sandbox_mode mode, struct error *error)
     sigemptyset(&action.sa_mask);
     if (sigaction(SIGSYS, &action, NULL) < 0)
         return error_set(error, "sandbox: sigaction: %s", strerror(errno));
+    return 0;
+}
+
+/* --- the user --- */
+
+static bool parse_id(const char *text, unsigned long *id)
+{
+    if (!*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 9)
+        return false;
+    *id = strtoul(text, NULL, 10);
+    return true;
+}
+
+int sandbox_resolve_user(const char *spec, struct sandbox_user *user, struct error *error)
+{
+    char name[256];
+    if (strlen(spec) >= sizeof(name))
+        return error_set(error, "--user: too long");
+    strcpy(name, spec);
+    char *group = strchr(name, ':');
+    if (group)
+        *group++ = '\0';
+    if (!*name || (group && !*group))
+        return error_set(error, "--user %s: not USER or USER:GROUP", spec);
+    char buffer[4096];
+    unsigned long id;
+    struct passwd entry, *found = NULL;
+    if (parse_id(name, &id)) {
+        user->uid = (uid_t)id;
+        getpwuid_r(user->uid, &entry, buffer, sizeof(buffer), &found);
+    } else {
+        getpwnam_r(name, &entry, buffer, sizeof(buffer), &found);
+        if (!found)
+            return error_set(error, "--user %s: no such user", spec);
+        user->uid = found->pw_uid;
+    }
+    if (group) {
+        struct group group_entry, *group_found = NULL;
+        if (parse_id(group, &id)) {
+            user->gid = (gid_t)id;
+        } else {
+            getgrnam_r(group, &group_entry, buffer, sizeof(buffer), &group_found);
+            if (!group_found)
+                return error_set(error, "--user %s: no such group", spec);
+            user->gid = group_found->gr_gid;
+        }
+    } else if (found) {
+        user->gid = found->pw_gid;
+    } else {
+        return error_set(error, "--user %s: a user id with no passwd entry needs its group "
+                                "(--user %s:GROUP)",
+                         spec, spec);
+    }
+    if (user->uid == 0)
+        return error_set(error, "--user %s: is root, which keeps every privilege", spec);
+    user->given = true;
+    return 0;
+}
+
+void sandbox_expect_user_change(void)
+{
+    user_change_coming = true;
+}
+
+int sandbox_change_user(const struct sandbox_user *user, struct error *error)
+{
+    if (!user->given)
+        return 0;
+    /* The bounding set first, while CAP_SETPCAP is still there: the threads
+     * started from here on inherit it empty. */
+    for (int capability = 0; capability <= CAP_LAST_CAP; capability++)
+        prctl(PR_CAPBSET_DROP, capability, 0, 0, 0);
+    /* glibc makes each of these calls in every thread of the process. */
+    if (setgroups(1, &user->gid) < 0 && !(errno == EPERM && getegid() == user->gid))
+        return error_set(error, "--user: cannot set the groups: %s", strerror(errno));
+    if (setresgid(user->gid, user->gid, user->gid) < 0)
+        return error_set(error, "--user: cannot become group %u: %s", (unsigned)user->gid,
+                         strerror(errno));
+    if (setresuid(user->uid, user->uid, user->uid) < 0)
+        return error_set(error, "--user: cannot become user %u: %s", (unsigned)user->uid,
+                         strerror(errno));
+    uid_t real, effective, saved;
+    if (getresuid(&real, &effective, &saved) < 0 || real != user->uid ||
+        effective != user->uid || saved != user->uid)
+        return error_set(error, "--user: still not user %u after setresuid", (unsigned)user->uid);
+    user_changed = true;
     return 0;
 }
 
@@ -280,7 +369,8 @@ static void allow_common(struct filter *filter, bool maps_code)
             SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64), SCMP_SYS(getdents),
             SCMP_SYS(prctl),    SCMP_SYS(sched_getaffinity), SCMP_SYS(prlimit64),
             SCMP_SYS(getrlimit), SCMP_SYS(uname),  SCMP_SYS(lseek),
-            SCMP_SYS(pread64),
+            SCMP_SYS(pread64),  SCMP_SYS(newfstatat), SCMP_SYS(stat),
+            SCMP_SYS(lstat),    SCMP_SYS(access),
         };
         for (size_t i = 0; i < sizeof(sanitizer_calls) / sizeof(sanitizer_calls[0]); i++)
             allow(filter, sanitizer_calls[i]);
@@ -413,6 +503,11 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow(filter, SCMP_SYS(sched_getaffinity));
         allow(filter, SCMP_SYS(sched_setaffinity));
         allow(filter, SCMP_SYS(set_tid_address));
+        if (user_change_coming) { /* glibc's setxid broadcast reaches this thread too */
+            allow(filter, SCMP_SYS(setgroups));
+            allow(filter, SCMP_SYS(setresgid));
+            allow(filter, SCMP_SYS(setresuid));
+        }
         break;
     case SANDBOX_ROLE_COUNT:
         break;
@@ -439,7 +534,11 @@ void sandbox_enter(enum sandbox_role role, const char *name)
     }
     if (current_mode == SANDBOX_OFF)
         return;
-    if (sandbox_drop_capabilities() < 0)
+    /* A thread confined before --user takes effect keeps its capabilities
+     * until then: glibc has every thread make the switch, and aborts when
+     * one cannot (setresgid needs CAP_SETGID).  The switch to a user other
+     * than root clears them in every thread. */
+    if (!(user_change_coming && !user_changed) && sandbox_drop_capabilities() < 0)
         sandbox_fatal("dropping capabilities", errno);
     struct filter filter = {
         seccomp_init(current_mode == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP), 0};

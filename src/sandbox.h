@@ -9,6 +9,9 @@
 #ifndef GUEST_SANDBOX_H
 #define GUEST_SANDBOX_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "error.h"
 
 enum sandbox_mode {
@@ -33,6 +36,22 @@ enum sandbox_role {
  * installs the handler that reports a forbidden call.  With SANDBOX_OFF it
  * does nothing, and every later sandbox_enter only names the thread. */
 int sandbox_prepare(enum sandbox_mode mode, struct error *error);
+
+/* --user USER[:GROUP] (names or numbers; the group defaults to the user's
+ * own).  Resolved before the VM is set up, so a bad name is the option's
+ * error; sandbox_prepare must know it is coming (the SDL thread, confined
+ * early, then takes part in the switch glibc makes in every thread). */
+struct sandbox_user {
+    bool given;
+    uid_t uid;
+    gid_t gid;
+};
+int sandbox_resolve_user(const char *spec, struct sandbox_user *user, struct error *error);
+void sandbox_expect_user_change(void);
+
+/* Becomes user for good (groups, then gid, then uid; all threads, as glibc
+ * does it), once every file, socket and device is open. */
+int sandbox_change_user(const struct sandbox_user *user, struct error *error);
 
 enum sandbox_mode sandbox_mode(void);
 

@@ -69,3 +69,30 @@ test_sandbox_off_and_on_in_proc() {
     reap_guest $guest_pid
     check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
 }
+
+# --user: started as root, the VM runs as nobody once its files are open: every thread's
+# uid and gid, no capability left (the bounding set too), and the guest reads its disk.
+test_sandbox_user_drops_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "    needs root to test --user (the test host runs as root)"
+        current_ok=0
+        return
+    fi
+    run_guest --user nobody -b "$zircon_gpt,ro" -r "$bootdata" "$zircon_probe"
+    expect_probe_pass
+    check "the disk read as nobody" grep -q "^probe: gpt ok" "$out"
+    check "the probe ran" sandbox_start_probe --user nobody:nogroup
+    local thread wrong=
+    for thread in /proc/$guest_pid/task/*; do
+        grep -qE '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' "$thread/status" || wrong+=" $(cat "$thread/comm")(uid)"
+        grep -qE '^Gid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' "$thread/status" || wrong+=" $(cat "$thread/comm")(gid)"
+        grep -q '^CapEff:[[:space:]]*0*$' "$thread/status" || wrong+=" $(cat "$thread/comm")(caps)"
+        grep -q '^CapBnd:[[:space:]]*0*$' "$thread/status" || wrong+=" $(cat "$thread/comm")(bounding)"
+    done
+    check "every thread is nobody:nogroup with no capabilities (not:$wrong)" [ -z "$wrong" ]
+    kill -TERM $guest_pid 2>/dev/null
+    reap_guest $guest_pid
+    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+    expect_refusal '--user nosuchuser: no such user' --user nosuchuser "$zircon_probe"
+    expect_refusal '--user 0: is root' --user 0 "$zircon_probe"
+}

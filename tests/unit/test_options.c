@@ -533,6 +533,11 @@ static void test_sandbox_options(void **state)
     assert_int_equal(PARSE(&options, &error, "--no-sandbox", "--seccomp=log", "k"), -1);
     assert_error_mentions(&error, "--no-sandbox");
     assert_int_equal(PARSE(&options, &error, "--no-sandbox=1", "k"), -1);
+    assert_null(options.user_spec);
+    assert_int_equal(PARSE(&options, &error, "--user", "nobody:nogroup", "k"), 0);
+    assert_string_equal(options.user_spec, "nobody:nogroup");
+    assert_int_equal(PARSE(&options, &error, "--user=", "k"), -1);
+    assert_error_mentions(&error, "--user");
 }
 
 int main(void)

@@ -167,6 +167,44 @@ static void test_off_filters_nothing(void **state)
     assert_int_equal(outcome.status, 0);
 }
 
+/* --user's names and numbers, and what it refuses before any VM exists. */
+static void test_user_resolution(void **state)
+{
+    (void)state;
+    struct sandbox_user user = {0};
+    struct error error = {{0}};
+    assert_int_equal(sandbox_resolve_user("nobody", &user, &error), 0);
+    assert_true(user.given);
+    assert_int_equal(user.uid, 65534);
+    assert_int_equal(user.gid, 65534); /* nobody's own group */
+    assert_int_equal(sandbox_resolve_user("nobody:0", &user, &error), 0);
+    assert_int_equal(user.gid, 0);
+    assert_int_equal(sandbox_resolve_user("4321:1234", &user, &error), 0);
+    assert_int_equal(user.uid, 4321);
+    assert_int_equal(user.gid, 1234);
+    static const struct {
+        const char *spec, *says;
+    } bad[] = {
+        {"nosuchuser-here", "no such user"},
+        {"nobody:nosuchgroup-here", "no such group"},
+        {"0", "is root"},
+        {"root", "is root"},
+        {"4321", "needs its group"},
+        {":1", "not USER"},
+        {"nobody:", "not USER"},
+        {"99999999999", "no such user"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sandbox_user refused = {0};
+        if (sandbox_resolve_user(bad[i].spec, &refused, &error) != -1)
+            fail_msg("--user %s accepted", bad[i].spec);
+        if (!strstr(error.message, bad[i].says))
+            fail_msg("--user %s: \"%s\" does not say \"%s\"", bad[i].spec, error.message,
+                     bad[i].says);
+        assert_false(refused.given);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_ioctl_request_named),
         cmocka_unit_test(test_log_mode_lets_the_call_run),
         cmocka_unit_test(test_off_filters_nothing),
+        cmocka_unit_test(test_user_resolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
