@@ -244,6 +244,7 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
                               &machine->virtio_console.device, &machine->pci,
                               &machine->eventfds, error))
             return -1;
+        machine->virtio_console.abandon_output = &vm->stopping;
         machine->has_virtio_console = true;
     }
     if (config->balloon) {
@@ -420,6 +421,7 @@ int machine_create(struct machine *machine, int kvm_fd, const struct machine_con
     machine->start_paused = config->start_paused;
 
     uart_init(&machine->uart, STDOUT_FILENO, machine_set_uart_irq, machine);
+    machine->uart.abandon_output = &machine->vm.stopping;
     rtc_init(&machine->rtc, machine_set_rtc_irq, machine);
     machine->power = (struct power){machine_stop, machine};
 

@@ -110,8 +110,9 @@ static void uart_transmit(struct uart *uart, uint8_t byte)
         ssize_t written;
         do {
             written = write(uart->output_fd, &byte, 1);
-        } while (written < 0 && errno == EINTR);
-        if (written < 0)
+        } while (written < 0 && errno == EINTR &&
+                 !(uart->abandon_output && atomic_load(uart->abandon_output)));
+        if (written < 0 && errno != EINTR)
             log_once("serial output: %s", strerror(errno));
         if (uart->output_tap)
             uart->output_tap(uart->output_tap_opaque, &byte, 1);

@@ -4,6 +4,7 @@
 #define GUEST_DEVICES_UART_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ struct uart {
     void (*input_flow)(void *opaque, bool accept);
     void *input_flow_opaque;
     int output_fd;
+    /* Optional: set when the VM is stopping.  A write to an output nobody
+     * drains blocks; the stop's kick interrupts it, and then the byte is
+     * dropped rather than retried, so the vCPU can go. */
+    const atomic_bool *abandon_output;
     /* Optional: also sees every byte the guest transmits (the display's text
      * view of the serial console).  Called with the lock held. */
     void (*output_tap)(void *opaque, const uint8_t *bytes, size_t length);

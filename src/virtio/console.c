@@ -14,8 +14,11 @@ static void virtio_console_write_out(struct virtio_console *console, const uint8
 {
     while (count > 0) {
         ssize_t done = write(console->output_fd, bytes, count);
-        if (done < 0 && errno == EINTR)
+        if (done < 0 && errno == EINTR) {
+            if (console->abandon_output && atomic_load(console->abandon_output))
+                return; /* stopping: nobody drains the output, and the guest goes */
             continue;
+        }
         if (done <= 0) {
             log_once("virtio-console: output: %s", strerror(errno));
             return; /* the guest's output has nowhere to go; drop it */

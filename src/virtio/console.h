@@ -8,6 +8,8 @@
 #ifndef GUEST_VIRTIO_CONSOLE_H
 #define GUEST_VIRTIO_CONSOLE_H
 
+#include <stdatomic.h>
+
 #include "virtio/virtio.h"
 
 #define VIRTIO_CONSOLE_CONFIG_SIZE 12
@@ -18,6 +20,7 @@
 struct virtio_console {
     struct virtio_device device;
     int output_fd;
+    const atomic_bool *abandon_output; /* as the UART's: a stop drops blocked output */
     uint8_t config[VIRTIO_CONSOLE_CONFIG_SIZE];
     uint8_t input[VIRTIO_CONSOLE_INPUT_CAPACITY];
     size_t input_head, input_count;

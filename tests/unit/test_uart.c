@@ -7,6 +7,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,6 +139,46 @@ static void test_transmit(void **state)
     uint32_t read_wide = 0xffffffff;
     uart_port_read(&fixture->uart, LSR, &read_wide, 4);
     assert_int_equal(read_wide, 0x60);
+}
+
+static void interrupted(int signal_number)
+{
+    (void)signal_number; /* only so that write(2) returns EINTR */
+}
+
+/* A blocked output and a stop: the stop's signal interrupts the write and
+ * the byte goes, where before each EINTR was retried, for ever.  (Before
+ * the fix this test never ends: the alarm's default action ends it.) */
+static void test_blocked_output_abandoned_on_stop(void **state)
+{
+    struct fixture *fixture = *state;
+    int blocking[2];
+    assert_int_equal(pipe(blocking), 0);
+    assert_int_equal(fcntl(blocking[1], F_SETFL, O_NONBLOCK), 0);
+    char filler[4096] = {0};
+    while (write(blocking[1], filler, sizeof(filler)) > 0) {
+    }
+    assert_int_equal(fcntl(blocking[1], F_SETFL, 0), 0); /* full, and blocking again */
+    atomic_bool stopping = true;
+    fixture->uart.output_fd = blocking[1];
+    fixture->uart.abandon_output = &stopping;
+    struct sigaction action = {.sa_handler = interrupted}, saved; /* no SA_RESTART */
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGUSR2, &action, &saved);
+    timer_t timer;
+    struct sigevent event = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    assert_int_equal(timer_create(CLOCK_MONOTONIC, &event, &timer), 0);
+    struct itimerspec every = {{0, 50000000}, {0, 50000000}};
+    assert_int_equal(timer_settime(timer, 0, &every, NULL), 0);
+    alarm(10);
+    port_write(fixture, THR, 'x'); /* blocks until the first signal */
+    alarm(0);
+    timer_delete(timer);
+    sigaction(SIGUSR2, &saved, NULL);
+    assert_int_equal(port_read(fixture, LSR) & 0x60, 0x60); /* the byte is gone */
+    fixture->uart.output_fd = fixture->pipe[1];
+    close(blocking[0]);
+    close(blocking[1]);
 }
 
 static void test_transmit_interrupt(void **state)
@@ -426,6 +469,7 @@ int main(void)
         TEST(test_reset_state),
         TEST(test_transmit),
         TEST(test_transmit_interrupt),
+        TEST(test_blocked_output_abandoned_on_stop),
         TEST(test_receive),
         TEST(test_input_capacity),
         TEST(test_input_room_after_console_saw_full),
