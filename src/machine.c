@@ -10,6 +10,7 @@
 
 #include "exit_status.h"
 #include "log.h"
+#include "sandbox.h"
 #include "x86/acpi.h"
 #include "x86/cpu_state.h"
 #include "x86/cpuid.h"
@@ -163,6 +164,7 @@ static int machine_create_test_support(struct machine *machine,
         test_devices_init(&machine->test_devices, &machine->vm.memory, machine_set_test_irq,
                           machine);
         machine->has_test_devices = true;
+        sandbox_allow_guest_page_flush();
         struct test_devices *devices = &machine->test_devices;
         if (bus_register(pio, TEST_DEVICES_SCRATCH_PORT, TEST_DEVICES_PORT_WIDTH,
                          &test_scratch_ops, devices, error) ||

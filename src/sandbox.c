@@ -62,6 +62,7 @@
 static enum sandbox_mode current_mode = SANDBOX_OFF;
 static pid_t process_id;
 static bool user_change_coming, user_changed;
+static bool guest_page_flush;
 
 /* What the SIGSYS handler prints: set before the filter, read in the handler. */
 static __thread char thread_name[16] = "?";
@@ -86,6 +87,11 @@ const char *sandbox_role_name(enum sandbox_role role)
 enum sandbox_mode sandbox_mode(void)
 {
     return current_mode;
+}
+
+void sandbox_allow_guest_page_flush(void)
+{
+    guest_page_flush = true;
 }
 
 /* --- the violation report: async-signal-safe, no stdio, no malloc --- */
@@ -344,6 +350,10 @@ static void allow_common(struct filter *filter, bool maps_code)
         SCMP_SYS(sched_yield),   SCMP_SYS(getpid),       SCMP_SYS(gettid),
         SCMP_SYS(getrandom),     SCMP_SYS(fstat),        SCMP_SYS(sigaltstack),
         SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+        /* Waking the SDL window (SDL_PushEvent) flushes Xlib's socket from
+         * whichever thread has news for the screen, a vCPU's UART too; Xlib
+         * polls when the socket is full. */
+        SCMP_SYS(poll),          SCMP_SYS(ppoll),
     };
     for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
         allow(filter, calls[i]);
@@ -393,7 +403,7 @@ static void allow_waiting(struct filter *filter)
 {
     static const int calls[] = {
         SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-        SCMP_SYS(poll),       SCMP_SYS(ppoll),       SCMP_SYS(timerfd_settime),
+        SCMP_SYS(timerfd_settime),
         SCMP_SYS(timerfd_gettime),
     };
     for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
@@ -411,6 +421,10 @@ static void allow_writing_pictures(struct filter *filter)
     allow(filter, SCMP_SYS(unlink));
     allow(filter, SCMP_SYS(unlinkat));
 }
+
+/* What typed keys and pointer moves do on their way in: the UART's and the
+ * virtio devices' interrupts. */
+static const unsigned long input_ioctls[] = {KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI};
 
 /* Talking over sockets the thread was handed or accepted. */
 static void allow_connected_sockets(struct filter *filter)
@@ -435,6 +449,9 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
          * interrupts, (un)register doorbells, arm the RTC's timer and
          * rewatch queues; a pause parks here. */
         ALLOW_IOCTLS(filter, running_vm_ioctls);
+        if (guest_page_flush) /* a test mode: mapping code stays refused */
+            allow_if(filter, SCMP_SYS(mprotect),
+                     SCMP_A2(SCMP_CMP_EQ, PROT_READ | PROT_WRITE | PROT_EXEC));
         allow(filter, SCMP_SYS(epoll_ctl));
         allow(filter, SCMP_SYS(timerfd_settime));
         allow(filter, SCMP_SYS(timerfd_gettime));
@@ -452,6 +469,7 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow_waiting(filter);
         allow_connected_sockets(filter);
         allow_writing_pictures(filter);
+        allow(filter, SCMP_SYS(rmdir)); /* guestfwd's socket directory */
         if (SANDBOX_SANITIZED)
             allow_leak_check(filter);
         break;
@@ -483,6 +501,7 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow_connected_sockets(filter);
         allow(filter, SCMP_SYS(select));
         allow(filter, SCMP_SYS(pselect6));
+        ALLOW_IOCTLS(filter, input_ioctls);
         break;
     case SANDBOX_SDL:
         /* The window system's client libraries: a socket to the server,
@@ -491,6 +510,13 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow_connected_sockets(filter);
         allow(filter, SCMP_SYS(select));
         allow(filter, SCMP_SYS(pselect6));
+        ALLOW_IOCTLS(filter, input_ioctls);
+        /* Xlib reads its compose tables and glibc its character-set
+         * converters at the first key press, long after set-up. */
+        allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
+        allow(filter, SCMP_SYS(lseek));
+        allow(filter, SCMP_SYS(newfstatat));
+        allow(filter, SCMP_SYS(sysinfo));
         allow_if(filter, SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
         allow(filter, SCMP_SYS(shmget));
         allow(filter, SCMP_SYS(shmat));

@@ -55,6 +55,11 @@ int sandbox_change_user(const struct sandbox_user *user, struct error *error);
 
 enum sandbox_mode sandbox_mode(void);
 
+/* --test-devices: pc-testdev's page flush toggles a guest page's execute
+ * permission (test_devices.c says why) on the vCPU that asked, which the
+ * vCPU list otherwise refuses.  Before the vCPU threads start. */
+void sandbox_allow_guest_page_flush(void);
+
 /* In the calling thread: names it (as ps and the report show it; NULL keeps
  * the name, for the main thread, whose name is the process's), drops its
  * capabilities and loads its role's filter.  A thread that cannot be

@@ -27,7 +27,7 @@ sandbox_start_probe() {
 test_sandbox_forbidden_call_ends_vmm() {
     check "the probe ran" sandbox_start_probe
     check "the VMM has its threads named" \
-        grep -qx vcpu0 <(cat /proc/$guest_pid/task/*/comm 2>/dev/null)
+        bash -c "cat /proc/$guest_pid/task/*/comm | grep -qx vcpu0"
     sandbox_inject_socket $guest_pid vcpu0
     check "gdb found the vCPU thread" grep -q 'switched to vcpu0' "$work/inject.out"
     reap_guest $guest_pid
