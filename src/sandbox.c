@@ -441,6 +441,17 @@ static void allow_connected_sockets(struct filter *filter)
     ALLOW_IOCTLS(filter, requests);
 }
 
+/* A display back end: its sockets (the VNC clients, the X server), and the
+ * input it hands the guest. */
+static void allow_display(struct filter *filter)
+{
+    allow_waiting(filter);
+    allow_connected_sockets(filter);
+    allow(filter, SCMP_SYS(select));
+    allow(filter, SCMP_SYS(pselect6));
+    ALLOW_IOCTLS(filter, input_ioctls);
+}
+
 static void allow_role(struct filter *filter, enum sandbox_role role)
 {
     switch (role) {
@@ -497,20 +508,12 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
         break;
     case SANDBOX_VNC:
-        allow_waiting(filter);
-        allow_connected_sockets(filter);
-        allow(filter, SCMP_SYS(select));
-        allow(filter, SCMP_SYS(pselect6));
-        ALLOW_IOCTLS(filter, input_ioctls);
+        allow_display(filter);
         break;
     case SANDBOX_SDL:
         /* The window system's client libraries: a socket to the server,
          * shared memory with it, and threads and code of their own. */
-        allow_waiting(filter);
-        allow_connected_sockets(filter);
-        allow(filter, SCMP_SYS(select));
-        allow(filter, SCMP_SYS(pselect6));
-        ALLOW_IOCTLS(filter, input_ioctls);
+        allow_display(filter);
         /* Xlib reads its compose tables and glibc its character-set
          * converters at the first key press, long after set-up. */
         allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));

@@ -17,6 +17,25 @@ for thread in gdb.selected_inferior().threads():
         -ex 'print (int)socket(2, 1, 0)' >"$work/inject.out" 2>&1 </dev/null
 }
 
+# sandbox_threads_lacking PID PATTERN...: the names of PID's threads whose /proc status lacks
+# a line matching one of the extended regular expressions (with the pattern's first word).
+sandbox_threads_lacking() {
+    local pid=$1 thread pattern
+    shift
+    for thread in /proc/$pid/task/*; do
+        for pattern in "$@"; do
+            grep -qE "$pattern" "$thread/status" || printf ' %s(%s)' "$(cat "$thread/comm")" "${pattern%%:*}"
+        done
+    done
+}
+
+# sandbox_stop_probe: SIGTERM ends the probe started by sandbox_start_probe with 143.
+sandbox_stop_probe() {
+    kill -TERM $guest_pid 2>/dev/null
+    reap_guest $guest_pid
+    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+}
+
 # The guest spins long enough (the gdb probe without a debugger) for the injection.
 sandbox_start_probe() {
     "$guest" "$@" "$gdb_probe" >"$out" 2>"$err" </dev/null &
@@ -43,9 +62,7 @@ test_sandbox_log_mode_lets_calls_run() {
     sandbox_inject_socket $guest_pid vcpu0
     check "socket(2) returned a descriptor" grep -qE '^\$1 = [0-9]+$' "$work/inject.out"
     check "the VMM still runs" kill -0 $guest_pid
-    kill -TERM $guest_pid 2>/dev/null
-    reap_guest $guest_pid
-    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+    sandbox_stop_probe
     check "no sandbox message" bash -c "! grep -q 'guest: sandbox' '$err'"
     [ $current_ok = 1 ] || sed 's/^/    gdb| /' "$work/inject.out"
 }
@@ -55,19 +72,13 @@ test_sandbox_off_and_on_in_proc() {
     check "the probe ran" sandbox_start_probe --no-sandbox
     check "no thread filtered with --no-sandbox" \
         bash -c "! grep -q '^Seccomp:[[:space:]]*2' /proc/$guest_pid/task/*/status"
-    kill -TERM $guest_pid 2>/dev/null
-    reap_guest $guest_pid
+    sandbox_stop_probe
     check "the probe ran (sandboxed)" sandbox_start_probe
-    local thread unfiltered=
-    for thread in /proc/$guest_pid/task/*; do
-        grep -q '^Seccomp:[[:space:]]*2' "$thread/status" || unfiltered+=" $(cat "$thread/comm")"
-        grep -q '^NoNewPrivs:[[:space:]]*1' "$thread/status" || unfiltered+=" $(cat "$thread/comm")(privs)"
-        grep -q '^CapEff:[[:space:]]*0*$' "$thread/status" || unfiltered+=" $(cat "$thread/comm")(caps)"
-    done
-    check "every thread filtered, no_new_privs, no capabilities (not:$unfiltered)" [ -z "$unfiltered" ]
-    kill -TERM $guest_pid 2>/dev/null
-    reap_guest $guest_pid
-    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+    local lacking
+    lacking=$(sandbox_threads_lacking $guest_pid '^Seccomp:[[:space:]]*2' \
+        '^NoNewPrivs:[[:space:]]*1' '^CapEff:[[:space:]]*0*$')
+    check "every thread filtered, no_new_privs, no capabilities (not:$lacking)" [ -z "$lacking" ]
+    sandbox_stop_probe
 }
 
 # --user: started as root, the VM runs as nobody once its files are open: every thread's
@@ -82,17 +93,11 @@ test_sandbox_user_drops_root() {
     expect_probe_pass
     check "the disk read as nobody" grep -q "^probe: gpt ok" "$out"
     check "the probe ran" sandbox_start_probe --user nobody:nogroup
-    local thread wrong=
-    for thread in /proc/$guest_pid/task/*; do
-        grep -qE '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' "$thread/status" || wrong+=" $(cat "$thread/comm")(uid)"
-        grep -qE '^Gid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' "$thread/status" || wrong+=" $(cat "$thread/comm")(gid)"
-        grep -q '^CapEff:[[:space:]]*0*$' "$thread/status" || wrong+=" $(cat "$thread/comm")(caps)"
-        grep -q '^CapBnd:[[:space:]]*0*$' "$thread/status" || wrong+=" $(cat "$thread/comm")(bounding)"
-    done
-    check "every thread is nobody:nogroup with no capabilities (not:$wrong)" [ -z "$wrong" ]
-    kill -TERM $guest_pid 2>/dev/null
-    reap_guest $guest_pid
-    check "SIGTERM ended it (status 143, got $status)" [ $status = 143 ]
+    local ids='[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$' lacking
+    lacking=$(sandbox_threads_lacking $guest_pid "^Uid:$ids" "^Gid:$ids" \
+        '^CapEff:[[:space:]]*0*$' '^CapBnd:[[:space:]]*0*$')
+    check "every thread is nobody:nogroup with no capabilities (not:$lacking)" [ -z "$lacking" ]
+    sandbox_stop_probe
     expect_refusal '--user nosuchuser: no such user' --user nosuchuser "$zircon_probe"
     expect_refusal '--user 0: is root' --user 0 "$zircon_probe"
 }
