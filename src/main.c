@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/file_guard.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "boot/pvh.h"
@@ -109,6 +110,53 @@ static int kernel_inspect(const struct boot_file *file, struct kernel *kernel, s
                      file->path);
 }
 
+/* What the loaders need, for file_guard_run: the files stay mapped, and a
+ * truncation under us is the file's error, not SIGBUS. */
+struct guarded_step {
+    const struct boot_file *file; /* the one parsed, for inspect and check */
+    struct kernel *kernel;
+    struct boot_config *config;
+    const struct guest_memory *memory;
+    struct boot_entry *entry;
+    struct error *error;
+};
+
+static int guarded_inspect(void *opaque)
+{
+    struct guarded_step *step = opaque;
+    return kernel_inspect(step->file, step->kernel, step->error);
+}
+
+static int guarded_zbi_check(void *opaque)
+{
+    struct guarded_step *step = opaque;
+    size_t container_size;
+    struct error detail;
+    if (zbi_check(step->file->data, step->file->size, &container_size, &detail))
+        return error_set(step->error, "%s: %s", step->file->path, detail.message);
+    return 0;
+}
+
+static int guarded_load(void *opaque)
+{
+    struct guarded_step *step = opaque;
+    const struct kernel *kernel = step->kernel;
+    switch (kernel->kind) {
+    case KERNEL_BZIMAGE:
+        return bzimage_load(&kernel->bzimage, step->config, step->memory, step->entry,
+                            step->error);
+    case KERNEL_PVH_ELF:
+        return pvh_load(&kernel->pvh, step->config, step->memory, step->entry, step->error);
+    case KERNEL_ZIRCON:
+        return zircon_load(&kernel->zircon, step->config, step->memory, step->entry,
+                           step->error);
+    case KERNEL_MULTIBOOT:
+        return multiboot_load(&kernel->multiboot, step->config, step->memory, step->entry,
+                              step->error);
+    }
+    return error_set(step->error, "%s: no loader for this kernel", step->config->kernel.path);
+}
+
 int main(int argc, char **argv)
 {
     struct options options;
@@ -128,19 +176,19 @@ int main(int argc, char **argv)
 
     struct boot_config config = {0};
     struct kernel kernel;
-    if (map_file(options.kernel_path, "kernel", &config.kernel, &error) ||
-        kernel_inspect(&config.kernel, &kernel, &error))
+    struct guarded_step step = {.kernel = &kernel, .config = &config, .error = &error};
+    const struct boot_file *files[] = {&config.kernel, &config.initrd};
+    if (map_file(options.kernel_path, "kernel", &config.kernel, &error))
+        return fail(error.message);
+    step.file = &config.kernel;
+    if (file_guard_run(files, 1, guarded_inspect, &step, &error))
         return fail(error.message);
     if (options.initrd_path && map_file(options.initrd_path, "ramdisk", &config.initrd, &error))
         return fail(error.message);
-    if (kernel.kind == KERNEL_ZIRCON && config.initrd.data) {
-        size_t container_size;
-        struct error detail;
-        if (zbi_check(config.initrd.data, config.initrd.size, &container_size, &detail)) {
-            error_set(&error, "%s: %s", config.initrd.path, detail.message);
-            return fail(error.message);
-        }
-    }
+    step.file = &config.initrd;
+    if (kernel.kind == KERNEL_ZIRCON && config.initrd.data &&
+        file_guard_run(files, 2, guarded_zbi_check, &step, &error))
+        return fail(error.message);
     config.user_cmdline = options.cmdline_given ? options.cmdline : NULL;
 
     static char cmdline[OPTIONS_MAX_CMDLINE + 256];
@@ -235,23 +283,9 @@ int main(int argc, char **argv)
     config.rsdp_address = machine.rsdp_address;
 
     struct boot_entry entry = {0};
-    const struct guest_memory *memory = &machine.vm.memory;
-    int loaded = -1;
-    switch (kernel.kind) {
-    case KERNEL_BZIMAGE:
-        loaded = bzimage_load(&kernel.bzimage, &config, memory, &entry, &error);
-        break;
-    case KERNEL_PVH_ELF:
-        loaded = pvh_load(&kernel.pvh, &config, memory, &entry, &error);
-        break;
-    case KERNEL_ZIRCON:
-        loaded = zircon_load(&kernel.zircon, &config, memory, &entry, &error);
-        break;
-    case KERNEL_MULTIBOOT:
-        loaded = multiboot_load(&kernel.multiboot, &config, memory, &entry, &error);
-        break;
-    }
-    if (loaded)
+    step.memory = &machine.vm.memory;
+    step.entry = &entry;
+    if (file_guard_run(files, 2, guarded_load, &step, &error))
         return fail(error.message);
     /* The files are in guest memory now; drop our mappings of them. */
     munmap((void *)config.kernel.data, config.kernel.size);
