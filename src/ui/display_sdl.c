@@ -18,6 +18,10 @@
 #include "ui/keymap.h"
 
 #define DISPLAY_SDL_FRAME_MS 8 /* at most 125 presents a second */
+/* How long a change of the guest's screen may wait to be seen: the longest
+ * the SDL thread sleeps without an event of its window (QEMU's SDL display
+ * looks every 30 ms). */
+#define DISPLAY_SDL_WAKE_MS 16
 
 enum display_sdl_state {
     DISPLAY_SDL_STARTING,
@@ -28,14 +32,12 @@ enum display_sdl_state {
 struct display_sdl {
     struct display *display;
     pthread_t thread;
-    pthread_mutex_t lock; /* state, failure, alive */
+    pthread_mutex_t lock; /* state, failure */
     pthread_cond_t changed;
     enum display_sdl_state state;
     char failure[300];
-    bool alive; /* SDL is initialised: events may be pushed */
     atomic_bool stop;
     atomic_bool wake_pending;
-    Uint32 wake_event;
     /* The thread's own: */
     SDL_Window *window;
     SDL_Renderer *renderer;
@@ -137,10 +139,6 @@ static unsigned display_sdl_button(Uint8 button)
 /* Returns whether the window needs presenting again. */
 static bool display_sdl_handle(struct display_sdl *sdl, const SDL_Event *event)
 {
-    if (event->type == sdl->wake_event) {
-        atomic_store(&sdl->wake_pending, false); /* before taking: later changes wake again */
-        return display_sdl_take_frame(sdl);
-    }
     switch (event->type) {
     case SDL_KEYDOWN:
     case SDL_KEYUP:
@@ -183,9 +181,6 @@ static bool display_sdl_handle(struct display_sdl *sdl, const SDL_Event *event)
 
 static void display_sdl_shut_down(struct display_sdl *sdl)
 {
-    pthread_mutex_lock(&sdl->lock);
-    sdl->alive = false;
-    pthread_mutex_unlock(&sdl->lock);
     if (sdl->texture)
         SDL_DestroyTexture(sdl->texture);
     if (sdl->renderer)
@@ -231,10 +226,6 @@ static void *display_sdl_run(void *opaque)
                            "$WAYLAND_DISPLAY, and no KMS device this user may open");
         return NULL;
     }
-    sdl->wake_event = SDL_RegisterEvents(1);
-    pthread_mutex_lock(&sdl->lock);
-    sdl->alive = sdl->wake_event != (Uint32)-1;
-    pthread_mutex_unlock(&sdl->lock);
     struct display_frame frame;
     display_frame_acquire(sdl->display, &frame);
     uint32_t width = frame.width, height = frame.height;
@@ -246,7 +237,7 @@ static void *display_sdl_run(void *opaque)
         if (!sdl->renderer)
             sdl->renderer = SDL_CreateRenderer(sdl->window, -1, SDL_RENDERER_SOFTWARE);
     }
-    if (sdl->wake_event == (Uint32)-1 || !sdl->window || !sdl->renderer ||
+    if (!sdl->window || !sdl->renderer ||
         !display_sdl_take_frame(sdl)) {
         snprintf(failure, sizeof(failure), "sdl: cannot open a window: %s", SDL_GetError());
         display_sdl_shut_down(sdl);
@@ -267,7 +258,7 @@ static void *display_sdl_run(void *opaque)
     bool present_pending = false;
     Uint32 last_present = SDL_GetTicks();
     while (!atomic_load(&sdl->stop)) {
-        int timeout = 1000;
+        int timeout = DISPLAY_SDL_WAKE_MS;
         if (present_pending) {
             Uint32 since = SDL_GetTicks() - last_present;
             timeout = since >= DISPLAY_SDL_FRAME_MS ? 0 : (int)(DISPLAY_SDL_FRAME_MS - since);
@@ -278,6 +269,9 @@ static void *display_sdl_run(void *opaque)
             while (!atomic_load(&sdl->stop) && SDL_PollEvent(&event))
                 present_pending |= display_sdl_handle(sdl, &event);
         }
+        /* Cleared before taking: a change after it wakes us again. */
+        if (atomic_exchange(&sdl->wake_pending, false))
+            present_pending |= display_sdl_take_frame(sdl);
         if (present_pending && SDL_GetTicks() - last_present >= DISPLAY_SDL_FRAME_MS) {
             display_sdl_present(sdl);
             last_present = SDL_GetTicks();
@@ -331,29 +325,20 @@ static int display_sdl_start(void *backend, struct error *error)
     return 0;
 }
 
+/* A flag, which the SDL thread looks at every DISPLAY_SDL_WAKE_MS at most.
+ * Not SDL_PushEvent: on X11 that flushes Xlib's connection, reads included,
+ * from the calling thread, which may be a vCPU with the UART's output for
+ * the text view; no thread but the SDL one talks to the window system. */
 static void display_sdl_wake(void *backend)
 {
     struct display_sdl *sdl = backend;
-    if (atomic_exchange(&sdl->wake_pending, true))
-        return;
-    pthread_mutex_lock(&sdl->lock);
-    if (sdl->alive) {
-        SDL_Event event = {.type = sdl->wake_event};
-        SDL_PushEvent(&event); /* SDL's event queue takes events from any thread */
-    } else {
-        /* Not started (its first frame takes this change) or gone: the next
-         * wake-up must not think one is pending. */
-        atomic_store(&sdl->wake_pending, false);
-    }
-    pthread_mutex_unlock(&sdl->lock);
+    atomic_store(&sdl->wake_pending, true);
 }
 
 static void display_sdl_close(void *backend)
 {
     struct display_sdl *sdl = backend;
-    atomic_store(&sdl->stop, true);
-    atomic_store(&sdl->wake_pending, false);
-    display_sdl_wake(sdl);
+    atomic_store(&sdl->stop, true); /* seen within DISPLAY_SDL_WAKE_MS */
     pthread_join(sdl->thread, NULL);
     pthread_cond_destroy(&sdl->changed);
     pthread_mutex_destroy(&sdl->lock);
