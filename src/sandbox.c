@@ -313,6 +313,14 @@ static void refuse(struct filter *filter, int number, int error_number)
         filter->failed = status;
 }
 
+static void allow_calls(struct filter *filter, const int *numbers, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        allow(filter, numbers[i]);
+}
+
+#define ALLOW_CALLS(filter, list) allow_calls(filter, list, sizeof(list) / sizeof(list[0]))
+
 /* The kernel reads an ioctl's request as 32 bits; compare only those. */
 static void allow_ioctls(struct filter *filter, const unsigned long *requests, size_t count)
 {
@@ -355,8 +363,7 @@ static void allow_common(struct filter *filter, bool maps_code)
          * polls when the socket is full. */
         SCMP_SYS(poll),          SCMP_SYS(ppoll),
     };
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-        allow(filter, calls[i]);
+    ALLOW_CALLS(filter, calls);
     if (maps_code) {
         allow(filter, SCMP_SYS(mmap));
         allow(filter, SCMP_SYS(mprotect));
@@ -395,8 +402,7 @@ static void allow_leak_check(struct filter *filter)
         SCMP_SYS(clone),     SCMP_SYS(ptrace),     SCMP_SYS(wait4),     SCMP_SYS(waitid),
         SCMP_SYS(kill),      SCMP_SYS(getppid),
     };
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-        allow(filter, calls[i]);
+    ALLOW_CALLS(filter, calls);
 }
 
 static void allow_waiting(struct filter *filter)
@@ -406,8 +412,7 @@ static void allow_waiting(struct filter *filter)
         SCMP_SYS(timerfd_settime),
         SCMP_SYS(timerfd_gettime),
     };
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-        allow(filter, calls[i]);
+    ALLOW_CALLS(filter, calls);
 }
 
 /* Writing a picture (a screenshot, QMP's screendump): a new file next to the
@@ -415,11 +420,9 @@ static void allow_waiting(struct filter *filter)
 static void allow_writing_pictures(struct filter *filter)
 {
     allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
-    allow(filter, SCMP_SYS(rename));
-    allow(filter, SCMP_SYS(renameat));
-    allow(filter, SCMP_SYS(renameat2));
-    allow(filter, SCMP_SYS(unlink));
-    allow(filter, SCMP_SYS(unlinkat));
+    static const int calls[] = {SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+                                SCMP_SYS(unlink), SCMP_SYS(unlinkat)};
+    ALLOW_CALLS(filter, calls);
 }
 
 /* What typed keys and pointer moves do on their way in: the UART's and the
@@ -435,8 +438,7 @@ static void allow_connected_sockets(struct filter *filter)
         SCMP_SYS(shutdown),    SCMP_SYS(getsockopt),  SCMP_SYS(setsockopt),
         SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(fcntl),
     };
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-        allow(filter, calls[i]);
+    ALLOW_CALLS(filter, calls);
     static const unsigned long requests[] = {FIONREAD, FIONBIO};
     ALLOW_IOCTLS(filter, requests);
 }
@@ -490,8 +492,7 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
             SCMP_SYS(preadv),  SCMP_SYS(pwritev),   SCMP_SYS(pread64), SCMP_SYS(pwrite64),
             SCMP_SYS(fdatasync), SCMP_SYS(fsync),   SCMP_SYS(fallocate),
         };
-        for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-            allow(filter, calls[i]);
+        ALLOW_CALLS(filter, calls);
         break;
     }
     case SANDBOX_NET:
@@ -502,9 +503,9 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         allow_if(filter, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_INET));
         allow_if(filter, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_INET6));
         allow_if(filter, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-        allow(filter, SCMP_SYS(connect));
-        allow(filter, SCMP_SYS(bind));
-        allow(filter, SCMP_SYS(listen));
+        static const int connection_calls[] = {SCMP_SYS(connect), SCMP_SYS(bind),
+                                               SCMP_SYS(listen)};
+        ALLOW_CALLS(filter, connection_calls);
         allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
         break;
     case SANDBOX_VNC:
@@ -517,30 +518,20 @@ static void allow_role(struct filter *filter, enum sandbox_role role)
         /* Xlib reads its compose tables and glibc its character-set
          * converters at the first key press, long after set-up. */
         allow_if(filter, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
-        allow(filter, SCMP_SYS(lseek));
-        allow(filter, SCMP_SYS(newfstatat));
-        allow(filter, SCMP_SYS(sysinfo));
         allow_if(filter, SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-        allow(filter, SCMP_SYS(shmget));
-        allow(filter, SCMP_SYS(shmat));
-        allow(filter, SCMP_SYS(shmdt));
-        allow(filter, SCMP_SYS(shmctl));
-        allow(filter, SCMP_SYS(memfd_create));
-        allow(filter, SCMP_SYS(ftruncate));
-        allow(filter, SCMP_SYS(eventfd2));
-        allow(filter, SCMP_SYS(pipe2));
-        allow(filter, SCMP_SYS(prctl));
-        allow(filter, SCMP_SYS(uname));
-        allow(filter, SCMP_SYS(getuid));
-        allow(filter, SCMP_SYS(geteuid));
-        allow(filter, SCMP_SYS(sched_getaffinity));
-        allow(filter, SCMP_SYS(sched_setaffinity));
-        allow(filter, SCMP_SYS(set_tid_address));
-        if (user_change_coming) { /* glibc's setxid broadcast reaches this thread too */
-            allow(filter, SCMP_SYS(setgroups));
-            allow(filter, SCMP_SYS(setresgid));
-            allow(filter, SCMP_SYS(setresuid));
-        }
+        static const int window_system_calls[] = {
+            SCMP_SYS(lseek),    SCMP_SYS(newfstatat), SCMP_SYS(sysinfo),  SCMP_SYS(shmget),
+            SCMP_SYS(shmat),    SCMP_SYS(shmdt),      SCMP_SYS(shmctl),   SCMP_SYS(memfd_create),
+            SCMP_SYS(ftruncate), SCMP_SYS(eventfd2),  SCMP_SYS(pipe2),    SCMP_SYS(prctl),
+            SCMP_SYS(uname),    SCMP_SYS(getuid),     SCMP_SYS(geteuid),
+            SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity), SCMP_SYS(set_tid_address),
+        };
+        ALLOW_CALLS(filter, window_system_calls);
+        /* glibc's setxid broadcast reaches this thread too. */
+        static const int user_change_calls[] = {SCMP_SYS(setgroups), SCMP_SYS(setresgid),
+                                                SCMP_SYS(setresuid)};
+        if (user_change_coming)
+            ALLOW_CALLS(filter, user_change_calls);
         break;
     case SANDBOX_ROLE_COUNT:
         break;
