@@ -173,6 +173,18 @@ int sandbox_prepare(enum sandbox_mode mode, struct error *error)
     return 0;
 }
 
+/* This thread's bounding set emptied.  EPERM (no CAP_SETPCAP: not root, or
+ * the user switched already) and EINVAL (a capability this kernel lacks)
+ * leave nothing to drop. */
+static int sandbox_empty_bounding_set(void)
+{
+    for (int capability = 0; capability <= CAP_LAST_CAP; capability++)
+        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) < 0 && errno != EINVAL &&
+            errno != EPERM)
+            return -1;
+    return 0;
+}
+
 /* --- the user --- */
 
 static bool parse_id(const char *text, unsigned long *id)
@@ -240,8 +252,7 @@ int sandbox_change_user(const struct sandbox_user *user, struct error *error)
         return 0;
     /* The bounding set first, while CAP_SETPCAP is still there: the threads
      * started from here on inherit it empty. */
-    for (int capability = 0; capability <= CAP_LAST_CAP; capability++)
-        prctl(PR_CAPBSET_DROP, capability, 0, 0, 0);
+    sandbox_empty_bounding_set();
     /* glibc makes each of these calls in every thread of the process. */
     if (setgroups(1, &user->gid) < 0 && !(errno == EPERM && getegid() == user->gid))
         return error_set(error, "--user: cannot set the groups: %s", strerror(errno));
@@ -266,10 +277,8 @@ int sandbox_change_user(const struct sandbox_user *user, struct error *error)
  * Capabilities are per thread, like filters, so each thread drops its own. */
 static int sandbox_drop_capabilities(void)
 {
-    for (int capability = 0; capability <= CAP_LAST_CAP; capability++)
-        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) < 0 && errno != EINVAL &&
-            errno != EPERM)
-            return -1;
+    if (sandbox_empty_bounding_set() < 0)
+        return -1;
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
