@@ -36,6 +36,13 @@ const char *virtq_error_text(enum virtq_error error)
     return "unknown error";
 }
 
+/* Written only by the lock's holder, but read by a polling thread without
+ * it (virtq_peek_available): stored atomically, so that read is no race. */
+static void virtq_set_last_avail(struct virtq *queue, uint16_t index)
+{
+    __atomic_store_n(&queue->last_avail_idx, index, __ATOMIC_RELAXED);
+}
+
 int virtq_start(struct virtq *queue, const struct guest_memory *memory)
 {
     uint16_t size = queue->size;
@@ -51,18 +58,31 @@ int virtq_start(struct virtq *queue, const struct guest_memory *memory)
         return -1;
     queue->memory = memory;
     queue->desc = desc;
-    queue->avail = avail;
     queue->used = used;
-    queue->last_avail_idx = 0;
+    virtq_set_last_avail(queue, 0);
     queue->used_idx = 0;
     queue->signalled_used_valid = false;
     queue->started = true;
+    /* Last: a polling thread that sees the ring sees it whole. */
+    __atomic_store_n(&queue->avail, (volatile uint16_t *)avail, __ATOMIC_RELEASE);
     return 0;
 }
 
 void virtq_reset(struct virtq *queue)
 {
-    memset(queue, 0, sizeof(*queue));
+    /* The two fields virtq_peek_available reads without the lock are
+     * cleared atomically (the ring first); the rest only the lock's
+     * holders read. */
+    __atomic_store_n(&queue->avail, NULL, __ATOMIC_RELEASE);
+    virtq_set_last_avail(queue, 0);
+    queue->size = 0;
+    queue->desc_address = queue->avail_address = queue->used_address = 0;
+    queue->event_idx = queue->indirect = queue->started = false;
+    queue->memory = NULL;
+    queue->desc = NULL;
+    queue->used = NULL;
+    queue->used_idx = queue->signalled_used = 0;
+    queue->signalled_used_valid = false;
 }
 
 static uint16_t virtq_load16(volatile uint16_t *word)
@@ -150,7 +170,7 @@ int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *
         *error = VIRTQ_ERROR_HEAD;
         return -1;
     }
-    queue->last_avail_idx++;
+    virtq_set_last_avail(queue, (uint16_t)(queue->last_avail_idx + 1));
     chain->head = head;
     chain->readable_count = chain->writable_count = 0;
     chain->readable_bytes = chain->writable_bytes = 0;
@@ -190,7 +210,7 @@ int virtq_pop(struct virtq *queue, struct virtq_chain *chain, enum virtq_error *
 void virtq_unpop(struct virtq *queue, uint16_t count)
 {
     if (queue->started)
-        queue->last_avail_idx = (uint16_t)(queue->last_avail_idx - count);
+        virtq_set_last_avail(queue, (uint16_t)(queue->last_avail_idx - count));
 }
 
 bool virtq_has_available(const struct virtq *queue)
@@ -200,9 +220,10 @@ bool virtq_has_available(const struct virtq *queue)
 
 bool virtq_peek_available(const struct virtq *queue)
 {
-    /* Racing a reset is harmless: a stale ring pointer still points into
-     * guest memory, which stays mapped for the VM's life, and the caller
-     * looks again under the lock before it acts. */
+    /* Racing a reset or a start is harmless: both store the fields read
+     * here atomically; a stale ring pointer still points into guest memory,
+     * which stays mapped for the VM's life; and the caller looks again under
+     * the lock before it acts. */
     volatile uint16_t *avail = __atomic_load_n(&queue->avail, __ATOMIC_ACQUIRE);
     if (!avail)
         return false;
