@@ -20,6 +20,14 @@
 #define CONFIG_NUM_PAGES 0
 #define CONFIG_ACTUAL 4
 
+/* Linux sends at most 256 page numbers a request, and some ten statistics.
+ * Past these bounds a request is a guest's attempt to hold the event loop
+ * (each page number may cost an madvise): the rest is not read.  Leaving
+ * pages unreleased is always allowed: a balloon is a request, not a
+ * promise. */
+#define MAX_PAGES_PER_REQUEST 4096
+#define MAX_STATS 64
+
 #define STAT_MEMFREE 4
 #define STAT_AVAILABLE 6
 
@@ -69,8 +77,13 @@ uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain
 {
     struct virtio_balloon *balloon = device->opaque;
     /* Runs of consecutive page numbers go to madvise together. */
-    uint64_t run_start = 0, run_length = 0;
-    for (uint64_t offset = 0; offset + 4 <= chain->readable_bytes; offset += 4) {
+    uint64_t run_start = 0, run_length = 0, bytes = chain->readable_bytes;
+    if (bytes > MAX_PAGES_PER_REQUEST * 4ull) {
+        log_once("virtio-balloon: a request of %llu pages: only the first %u are released",
+                 (unsigned long long)(bytes / 4), MAX_PAGES_PER_REQUEST);
+        bytes = MAX_PAGES_PER_REQUEST * 4ull;
+    }
+    for (uint64_t offset = 0; offset + 4 <= bytes; offset += 4) {
         uint32_t pfn;
         virtq_chain_read(chain, offset, &pfn, 4);
         if (run_length && pfn == run_start + run_length) {
@@ -110,7 +123,12 @@ static void virtio_balloon_take_stats(struct virtio_balloon *balloon)
     struct virtq *queue = &device->queues[QUEUE_STATS];
     enum virtq_error error;
     int result;
-    while ((result = virtq_pop(queue, &balloon->chain, &error)) != 0) {
+    /* A driver keeps one buffer here; one that keeps adding gets a ring's
+     * worth a turn, then waits for the loop's next. */
+    unsigned taken;
+    for (taken = 0;
+         taken < queue->size && (result = virtq_pop(queue, &balloon->chain, &error)) != 0;
+         taken++) {
         if (result < 0 && balloon->chain.head == UINT16_MAX) {
             virtio_device_needs_reset(device, virtq_error_text(error));
             return;
@@ -126,8 +144,10 @@ static void virtio_balloon_take_stats(struct virtio_balloon *balloon)
             continue;
         uint64_t available = UINT64_MAX, free_bytes = UINT64_MAX;
         struct virtio_balloon_stat stat;
-        for (uint64_t offset = 0; offset + sizeof(stat) <= balloon->chain.readable_bytes;
-             offset += sizeof(stat)) {
+        uint64_t bytes = balloon->chain.readable_bytes;
+        if (bytes > MAX_STATS * sizeof(stat))
+            bytes = MAX_STATS * sizeof(stat);
+        for (uint64_t offset = 0; offset + sizeof(stat) <= bytes; offset += sizeof(stat)) {
             virtq_chain_read(&balloon->chain, offset, &stat, sizeof(stat));
             if (stat.tag == STAT_AVAILABLE)
                 available = stat.value;
@@ -143,6 +163,8 @@ static void virtio_balloon_take_stats(struct virtio_balloon *balloon)
                                                                  balloon->pages_to_keep,
                                                                  balloon->guest_pages));
     }
+    if (taken == queue->size && virtq_has_available(queue))
+        virtio_device_kick(device, QUEUE_STATS); /* the rest on the loop's next turn */
 }
 
 static void virtio_balloon_queue_notify(struct virtio_device *device, unsigned queue)

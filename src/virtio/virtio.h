@@ -5,8 +5,10 @@
  *
  * Threads: registers are written by vCPU threads; queues are served by the
  * machine's event loop, or by a worker thread of the device's own (for
- * blocking I/O).  device->lock is held for both, so a reset never races a
- * request in progress. */
+ * blocking I/O).  device->lock is held for both; a device with a thread of
+ * its own drops it while a request's handler runs (the I/O), so vCPUs using
+ * its registers are not kept waiting, and a reset waits for that request to
+ * finish: a reset never races a request in progress. */
 #ifndef GUEST_VIRTIO_VIRTIO_H
 #define GUEST_VIRTIO_VIRTIO_H
 
@@ -83,6 +85,11 @@ struct virtio_device {
     /* Notifications: one eventfd per queue, signalled by KVM (ioeventfd). */
     int notify_fd[VIRTIO_MAX_QUEUES];
     struct event_source notify_source[VIRTIO_MAX_QUEUES];
+    /* A request handled without the lock (own thread), and resets waiting
+     * for it to finish (signalled on idle). */
+    bool in_flight;
+    unsigned reset_waiting;
+    pthread_cond_t idle;
     /* Bit q: another thread watches queue q's notify_fd and calls
      * virtio_device_notified (a back end's thread), so the loop leaves it. */
     uint32_t queues_served_elsewhere;
@@ -92,6 +99,7 @@ struct virtio_device {
      * notify exits while requests keep coming. */
     bool polling;
     int stop_fd;
+    bool stopping; /* set (atomically) by virtio_device_stop */
     pthread_t thread;
     bool thread_started;
 
@@ -139,11 +147,18 @@ void virtio_device_needs_reset(struct virtio_device *device, const char *why);
 /* Serves queue until it is empty: pops each chain and hands it to handle,
  * which returns the number of bytes written to the chain.  Bad chains are
  * completed with 0 bytes and logged once; a broken ring sets NEEDS_RESET.
+ * A turn is bounded (VIRTIO_TURN_REQUESTS requests, VIRTIO_TURN_NS): what
+ * is left rings the queue's doorbell again, for the serving thread's next
+ * turn, and a stop of that thread ends the turn between requests.
  * Interrupts as the driver asked.  chain is caller-provided scratch space. */
 void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
                                struct virtq_chain *chain,
                                uint32_t (*handle)(struct virtio_device *device,
                                                   struct virtq_chain *chain));
+
+/* Rings queue's own doorbell: its serving thread comes back to it on its
+ * next turn, after whatever else was waiting (a turn that left work). */
+void virtio_device_kick(struct virtio_device *device, unsigned queue);
 
 static inline bool virtio_device_has(const struct virtio_device *device, uint64_t feature)
 {
