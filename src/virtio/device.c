@@ -229,10 +229,15 @@ void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
              * queues, devices and terminal, nor from a stop. */
             if (virtio_device_stopping(device))
                 goto done;
-            if (served == VIRTIO_TURN_REQUESTS || virtio_now_ns() >= deadline) {
-                if (virtq_has_available(q))
+            if (served >= VIRTIO_TURN_REQUESTS || virtio_now_ns() >= deadline) {
+                if (virtq_has_available(q)) {
                     virtio_device_kick(device, queue);
-                goto done;
+                    goto done;
+                }
+                /* Spent, but the ring is empty: the driver must still be
+                 * told where to notify next (below), or with event index
+                 * it never notifies again. */
+                break;
             }
             if ((result = virtq_pop(q, chain, &error)) == 0)
                 break;

@@ -76,8 +76,8 @@ static uint32_t fake_handle(struct virtio_device *device, struct virtq_chain *ch
         usleep(1000);
     if (fake->handle_us)
         usleep(fake->handle_us);
-    fake->handled++;
     __atomic_store_n(&fake->in_handler, false, __ATOMIC_RELEASE);
+    fake->handled++;
     return 0;
 }
 
@@ -207,6 +207,27 @@ static void test_turn_bounded_in_requests(void **state)
     fake_notify(device, 0);
     pthread_mutex_unlock(&device->lock);
     assert_false(doorbell_rung(device));
+}
+
+/* A turn spent exactly as the ring ran empty must still tell the driver
+ * where to notify next (event index): the driver would otherwise never
+ * ring again, and the queue would stall (a guest's screen that stayed
+ * black in the nested test host, where the 2 ms ran out now and then). */
+static void test_spent_turn_on_empty_ring_asks_for_notification(void **state)
+{
+    struct fixture *fixture = *state;
+    init_fake(fixture);
+    struct virtio_device *device = &fixture->fake.device;
+    device->queues[0].event_idx = true;
+    make_available(fixture, TURN_REQUESTS);
+    pthread_mutex_lock(&device->lock);
+    fake_notify(device, 0);
+    pthread_mutex_unlock(&device->lock);
+    assert_int_equal(fixture->fake.handled, TURN_REQUESTS);
+    assert_false(doorbell_rung(device));
+    uint16_t avail_event;
+    memcpy(&avail_event, fixture->host + USED_RING + 4 + 8 * QUEUE_SIZE, 2);
+    assert_int_equal(avail_event, TURN_REQUESTS);
 }
 
 static void test_turn_bounded_in_time(void **state)
@@ -461,6 +482,7 @@ int main(void)
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         TEST(test_turn_bounded_in_requests),
+        TEST(test_spent_turn_on_empty_ring_asks_for_notification),
         TEST(test_turn_bounded_in_time),
         TEST(test_stop_ends_a_turn),
         TEST(test_hostile_ring_delays_input_and_stop_under_100_ms),
