@@ -251,6 +251,11 @@ void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
                 log_once("%s: bad request: %s", device->ops->name, virtq_error_text(error));
             else
                 written = virtio_device_handle(device, chain, handle);
+            if (written == VIRTIO_HANDLE_LATER) {
+                virtq_unpop(q, 1);
+                virtio_device_kick(device, queue);
+                goto done;
+            }
             virtq_push(q, chain->head, written);
             /* With event index the driver says which completion it wants an
              * interrupt for, so asking after each one costs nothing and lets

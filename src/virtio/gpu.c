@@ -95,6 +95,14 @@ struct __attribute__((packed)) gpu_transfer_to_host_2d {
     uint64_t offset;
     uint32_t resource_id, padding;
 };
+_Static_assert(sizeof(struct gpu_transfer_to_host_2d) <=
+                   sizeof(((struct virtio_gpu *)0)->transfer_in_progress.request),
+               "a transfer in progress keeps its request");
+
+/* What a transfer copies in one turn of the control queue (some 2-4 ms),
+ * and the answer of a command that is not done yet (not a virtio code). */
+#define TRANSFER_TURN_BYTES (8u << 20)
+#define RESP_LATER UINT32_MAX
 
 struct __attribute__((packed)) gpu_attach_backing {
     struct gpu_header header;
@@ -574,9 +582,28 @@ static uint32_t virtio_gpu_transfer_to_host_2d(struct virtio_gpu *gpu,
                  (unsigned long long)resource->backing_bytes);
         return RESP_ERR_INVALID_PARAMETER;
     }
+    /* A big transfer (up to the 256 MiB cap) is done TRANSFER_TURN_BYTES at a
+     * time, one piece a turn of the queue, so that it never holds the event
+     * loop (terminal input, other devices, a stop) for long.  The same chain
+     * with the same request goes on where the last piece stopped; anything
+     * else starts afresh. */
+    uint32_t row = 0;
+    if (gpu->transfer_in_progress.active && gpu->transfer_in_progress.head == chain->head &&
+        !memcmp(gpu->transfer_in_progress.request, transfer, sizeof(*transfer)))
+        row = gpu->transfer_in_progress.next_row;
+    gpu->transfer_in_progress.active = false;
+    uint64_t budget = TRANSFER_TURN_BYTES;
     uint32_t entry = 0;
     uint64_t entry_start = 0;
-    for (uint32_t row = 0; row < rect->height; row++) {
+    for (; row < rect->height; row++) {
+        if (budget < row_bytes) {
+            gpu->transfer_in_progress.active = true;
+            gpu->transfer_in_progress.head = chain->head;
+            memcpy(gpu->transfer_in_progress.request, transfer, sizeof(*transfer));
+            gpu->transfer_in_progress.next_row = row;
+            return RESP_LATER;
+        }
+        budget -= row_bytes;
         uint8_t *destination = resource->pixels + (rect->y + row) * stride + rect->x * 4ull;
         virtio_gpu_gather(resource, &entry, &entry_start, transfer->offset + row * stride,
                           destination, row_bytes);
@@ -697,6 +724,8 @@ static uint32_t virtio_gpu_handle(struct virtio_gpu *gpu, struct virtq_chain *ch
     } else {
         virtq_chain_read(chain, 0, &request, command->request_size);
         type = command->run(gpu, chain, &request, &response);
+        if (type == RESP_LATER)
+            return VIRTIO_HANDLE_LATER;
     }
     /* Errors carry only the header. */
     uint32_t size = type == RESP_OK_DISPLAY_INFO ? command->response_size : header_size;
@@ -747,6 +776,7 @@ static void virtio_gpu_reset(struct virtio_device *device)
     virtio_gpu_free_resources(gpu);
     memset(&gpu->cursor, 0, sizeof(gpu->cursor));
     memset(gpu->config + CONFIG_EVENTS_READ, 0, 4);
+    gpu->transfer_in_progress.active = false;
 }
 
 static const struct virtio_device_ops virtio_gpu_ops = {

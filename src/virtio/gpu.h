@@ -89,6 +89,14 @@ struct virtio_gpu {
     struct virtio_gpu_scanout scanout;
     struct virtio_gpu_cursor cursor;
     bool scanout_was_set; /* ever, across resets; read with __atomic */
+    /* A transfer too big for one turn of the queue, done so far: the chain
+     * with this head and these request bytes goes on at next_row. */
+    struct {
+        bool active;
+        uint16_t head;
+        uint8_t request[64]; /* the request as it came (56 bytes) */
+        uint32_t next_row;
+    } transfer_in_progress;
 
     struct virtq_chain chain; /* scratch for the serving thread */
 };

@@ -147,10 +147,14 @@ void virtio_device_needs_reset(struct virtio_device *device, const char *why);
 /* Serves queue until it is empty: pops each chain and hands it to handle,
  * which returns the number of bytes written to the chain.  Bad chains are
  * completed with 0 bytes and logged once; a broken ring sets NEEDS_RESET.
+ * A handler that returns VIRTIO_HANDLE_LATER has not finished the request
+ * (one too big for a turn): the chain is given back, untouched, and taken
+ * again on the next turn, when the handler goes on where it stopped.
  * A turn is bounded (VIRTIO_TURN_REQUESTS requests, VIRTIO_TURN_NS): what
  * is left rings the queue's doorbell again, for the serving thread's next
  * turn, and a stop of that thread ends the turn between requests.
  * Interrupts as the driver asked.  chain is caller-provided scratch space. */
+#define VIRTIO_HANDLE_LATER UINT32_MAX
 void virtio_device_serve_queue(struct virtio_device *device, unsigned queue,
                                struct virtq_chain *chain,
                                uint32_t (*handle)(struct virtio_device *device,

@@ -60,11 +60,12 @@ struct fake {
     bool check_lock;
     volatile bool block;     /* the handler waits while this is set */
     volatile bool in_handler;
+    unsigned later;          /* answer VIRTIO_HANDLE_LATER this many times first */
+    uint16_t last_head;
 };
 
 static uint32_t fake_handle(struct virtio_device *device, struct virtq_chain *chain)
 {
-    (void)chain;
     struct fake *fake = device->opaque;
     __atomic_store_n(&fake->in_handler, true, __ATOMIC_RELEASE);
     if (fake->check_lock) {
@@ -77,6 +78,11 @@ static uint32_t fake_handle(struct virtio_device *device, struct virtq_chain *ch
     if (fake->handle_us)
         usleep(fake->handle_us);
     __atomic_store_n(&fake->in_handler, false, __ATOMIC_RELEASE);
+    fake->last_head = chain->head;
+    if (fake->later) {
+        fake->later--;
+        return VIRTIO_HANDLE_LATER;
+    }
     fake->handled++;
     return 0;
 }
@@ -247,6 +253,31 @@ static void test_turn_bounded_in_time(void **state)
     assert_true(fixture->fake.handled >= 1);
     assert_true(fixture->fake.handled < 20);
     assert_true(doorbell_rung(device));
+}
+
+/* A handler not done with a request gets the same chain on the next turn;
+ * nothing is used meanwhile. */
+static void test_handler_later_takes_chain_again(void **state)
+{
+    struct fixture *fixture = *state;
+    init_fake(fixture);
+    struct virtio_device *device = &fixture->fake.device;
+    fixture->fake.later = 2;
+    make_available(fixture, 3);
+    for (unsigned turn = 0; turn < 2; turn++) {
+        pthread_mutex_lock(&device->lock);
+        fake_notify(device, 0);
+        pthread_mutex_unlock(&device->lock);
+        assert_int_equal(fixture->fake.handled, 0);
+        assert_int_equal(fixture->fake.last_head, 0);
+        assert_int_equal(used_idx(fixture), 0);
+        assert_true(doorbell_rung(device));
+    }
+    pthread_mutex_lock(&device->lock);
+    fake_notify(device, 0);
+    pthread_mutex_unlock(&device->lock);
+    assert_int_equal(fixture->fake.handled, 3);
+    assert_int_equal(used_idx(fixture), 3);
 }
 
 static void test_stop_ends_a_turn(void **state)
@@ -484,6 +515,7 @@ int main(void)
         TEST(test_turn_bounded_in_requests),
         TEST(test_spent_turn_on_empty_ring_asks_for_notification),
         TEST(test_turn_bounded_in_time),
+        TEST(test_handler_later_takes_chain_again),
         TEST(test_stop_ends_a_turn),
         TEST(test_hostile_ring_delays_input_and_stop_under_100_ms),
         TEST(test_own_thread_handles_without_lock_and_reset_waits),

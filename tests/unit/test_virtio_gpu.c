@@ -137,6 +137,7 @@ struct fixture {
     uint16_t avail_idx;
     struct recorder output;
     uint32_t written; /* by the last command */
+    unsigned turns;   /* the handler's calls it took */
 };
 
 static void record_resize(void *opaque, uint32_t width, uint32_t height)
@@ -223,9 +224,16 @@ static uint32_t submit(struct fixture *fixture, unsigned queue, const struct par
     enum virtq_error error;
     assert_int_equal(virtq_pop(&fixture->queue, &fixture->chain, &error), 1);
     struct virtio_device *device = &fixture->gpu->device;
-    fixture->written = queue == QUEUE_CONTROL
-                           ? virtio_gpu_handle_control(device, &fixture->chain)
-                           : virtio_gpu_handle_cursor(device, &fixture->chain);
+    /* A request too big for one turn is taken again, as the device core
+     * does, until it is done. */
+    fixture->turns = 0;
+    do {
+        fixture->written = queue == QUEUE_CONTROL
+                               ? virtio_gpu_handle_control(device, &fixture->chain)
+                               : virtio_gpu_handle_cursor(device, &fixture->chain);
+        fixture->turns++;
+        assert_true(fixture->turns <= 64);
+    } while (fixture->written == VIRTIO_HANDLE_LATER);
     assert_true(fixture->written <= fixture->chain.writable_bytes);
     return fixture->written;
 }
@@ -852,6 +860,32 @@ static void test_set_scanout_errors(void **state)
     assert_int_equal(fixture->gpu->scanout.width, 8);
 }
 
+/* A 16 MiB transfer is done in pieces of a turn each (8 MiB), the same
+ * chain taken again in between, with every row in place at the end.  The
+ * backing is 1024 entries over one 16 KiB row of guest memory. */
+static void test_big_transfer_takes_turns(void **state)
+{
+    struct fixture *fixture = *state;
+    const uint32_t width = 4096, height = 1024, row_bytes = width * 4;
+    static struct mem_entry entries[1024];
+    for (uint32_t i = 0; i < height; i++)
+        entries[i] = (struct mem_entry){BACKING, row_bytes, 0};
+    draw_picture(fixture, BACKING, width, 1);
+    assert_int_equal(create(fixture, 1, B8G8R8X8, width, height), OK_NODATA);
+    assert_int_equal(attach(fixture, 1, entries, height), OK_NODATA);
+    assert_int_equal(transfer(fixture, 1, 0, 0, width, height, 0), OK_NODATA);
+    assert_int_equal(fixture->turns, 2);
+    const uint32_t *pixels = (const uint32_t *)fixture->gpu->resources[0]->pixels;
+    for (uint32_t y = 0; y < height; y += 511)
+        for (uint32_t x = 0; x < width; x += 1365)
+            assert_int_equal(pixels[y * width + x], picture(x, 0) & 0xffffff);
+    assert_int_equal(pixels[(height - 1) * width + width - 1], picture(width - 1, 0) & 0xffffff);
+    assert_false(fixture->gpu->transfer_in_progress.active);
+    /* A small one after it takes one turn. */
+    assert_int_equal(transfer(fixture, 1, 0, 0, 16, 16, 0), OK_NODATA);
+    assert_int_equal(fixture->turns, 1);
+}
+
 static void test_transfer_errors(void **state)
 {
     struct fixture *fixture = *state;
@@ -1024,6 +1058,7 @@ int main(void)
         TEST(test_short_response_buffer),
         TEST(test_create_errors),
         TEST(test_total_bytes_cap),
+        TEST(test_big_transfer_takes_turns),
         TEST(test_resource_count_cap),
         TEST(test_unref_errors),
         TEST(test_attach_errors),
