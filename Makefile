@@ -42,7 +42,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit ui-tests fuzz integration hardening clean deps run guests soak net-soak
+.PHONY: all check unit ui-tests fuzz fuzz-seeds fuzz-long integration hardening clean deps run guests soak net-soak
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
@@ -120,9 +120,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SOURCES)
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(filter %.c,$^) \
 	    $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
-fuzz: $(FUZZ_PROGRAMS)
+fuzz-seeds: $(FUZZ_PROGRAMS)
 	@$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/unit tests/fuzz/make_seeds.c \
 	    -o $(BUILD)/fuzz/make-seeds && $(BUILD)/fuzz/make-seeds $(BUILD)/fuzz/seeds
+
+fuzz: fuzz-seeds
 	@set -e; for harness in $(FUZZ_PROGRAMS); do \
 	    name=$$(basename $$harness); corpus=$(BUILD)/fuzz/corpus-$$name; mkdir -p $$corpus; \
 	    log=$(BUILD)/fuzz/$$name.log; echo "== $$name ($(FUZZ_SECONDS) s)"; \
@@ -132,6 +134,12 @@ fuzz: $(FUZZ_PROGRAMS)
 	        tail -n 60 $$log; echo "$$name failed; the input is in $(BUILD)/fuzz/$$name-*"; exit 1; \
 	    fi; tail -n 3 $$log; \
 	done
+
+# Long fuzzing, outside check: every harness for FUZZ_LONG_SECONDS (default 10 minutes), its
+# corpus kept in the cache between runs; prints the executions each reached.
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: fuzz-seeds
+	tests/fuzz/fuzz-long $(FUZZ_LONG_SECONDS) $(BUILD)
 
 # The shipped binary carries its hardening (PIE, RELRO and BIND_NOW, canaries,
 # fortified calls, CET marks, no executable stack).
