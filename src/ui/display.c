@@ -17,6 +17,14 @@
 /* The guest picks the scanout's size: keep what it can make us allocate
  * bounded (8192x8192 is 256 MiB a copy). */
 #define DISPLAY_MAX_SIDE 8192
+/* The display keeps up to four copies of the scanout (the guest's surface,
+ * the composed view, the VNC framebuffer or SDL texture, a screenshot being
+ * written), on top of the GPU's own 256 MiB of resources.  A scanout larger
+ * than the screen offered (--display-size) is clipped to this many pixels,
+ * 64 MiB a copy (4096x4096, or 5K), so a guest cannot make those copies
+ * multiply the GPU's cap; a larger screen asked for with --display-size is
+ * the user's to pay for. */
+#define DISPLAY_MAX_GUEST_PIXELS (16u << 20)
 #define DISPLAY_MESSAGE_BACKGROUND 0x00203050u
 #define DISPLAY_MESSAGE_FOREGROUND 0x00ffffffu
 #define DISPLAY_MESSAGE_HINT 0x00a0b0c0u
@@ -359,6 +367,16 @@ void display_resize(struct display *display, uint32_t width, uint32_t height)
                  height, DISPLAY_MAX_SIDE);
         width = width > DISPLAY_MAX_SIDE ? DISPLAY_MAX_SIDE : width;
         height = height > DISPLAY_MAX_SIDE ? DISPLAY_MAX_SIDE : height;
+    }
+    uint64_t most = (uint64_t)display->initial_width * display->initial_height;
+    if (most < DISPLAY_MAX_GUEST_PIXELS)
+        most = DISPLAY_MAX_GUEST_PIXELS;
+    if ((uint64_t)width * height > most) {
+        log_once("display: the guest's %ux%u scanout is clipped to %llu pixels (the screen "
+                 "offered is %ux%u)",
+                 width, height, (unsigned long long)most, display->initial_width,
+                 display->initial_height);
+        height = (uint32_t)(most / width);
     }
     uint32_t *surface = NULL;
     if (width) {

@@ -469,6 +469,33 @@ static void test_huge_scanout_is_clipped(void **state)
     display_close(display);
 }
 
+/* A guest's scanout far larger than the screen offered is clipped to 16 Mi
+ * pixels, so the display's copies stay bounded; a screen that large asked
+ * for by the user is kept whole. */
+static void test_scanout_area_is_bounded(void **state)
+{
+    (void)state;
+    struct display *display = open_started(64, 48, NULL);
+    display_resize(display, 8192, 8192);
+    uint32_t width, height;
+    uint32_t *pixels = frame(display, &width, &height);
+    assert_int_equal(width, 8192);
+    assert_int_equal(height, 2048);
+    free(pixels);
+    display_resize(display, 4096, 4096); /* exactly the bound */
+    pixels = frame(display, &width, &height);
+    assert_int_equal(height, 4096);
+    free(pixels);
+    display_close(display);
+    display = open_started(8192, 4096, NULL);
+    display_resize(display, 8192, 4096);
+    pixels = frame(display, &width, &height);
+    assert_int_equal(width, 8192);
+    assert_int_equal(height, 4096);
+    free(pixels);
+    display_close(display);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_screenshots),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_huge_scanout_is_clipped),
+        cmocka_unit_test(test_scanout_area_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
