@@ -106,6 +106,9 @@ void probe_printf(const char *format, ...) __attribute__((format(printf, 1, 2)))
 bool check(bool passed, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* A failed check with its own text: "probe: FAIL: TEXT". */
 void fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* PREFIX, the formatted text and a newline: for kernels with lines of their
+ * own (the chaos guest's "chaos: "). */
+void uart_vprintf_line(const char *prefix, const char *format, va_list args);
 /* How many checks have failed so far. */
 unsigned probe_failures(void);
 /* "probe: PASS" and power off, or "probe: FAILED N checks" and reset. */

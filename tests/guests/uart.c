@@ -167,6 +167,13 @@ const char *printable(const char *text, size_t max_length)
     return buffer;
 }
 
+void uart_vprintf_line(const char *prefix, const char *format, va_list args)
+{
+    uart_puts(prefix);
+    print_formatted(format, args);
+    uart_putc('\n');
+}
+
 unsigned probe_failures(void)
 {
     return failures;
