@@ -274,9 +274,9 @@ struct display *display_open(const char *spec, uint32_t width, uint32_t height,
         ops = &display_sdl_ops;
     } else if (strcmp(spec, "vnc") == 0) {
         ops = &display_vnc_ops;
-    } else if (strncmp(spec, "vnc=", 4) == 0) {
+    } else if (strncmp(spec, "vnc=", 4) == 0 || strncmp(spec, "vnc,", 4) == 0) {
         ops = &display_vnc_ops;
-        options = spec + 4;
+        options = spec[3] == '=' ? spec + 4 : spec + 3; /* ",password-file=..." */
     } else {
         error_set(error,
                   "unknown display '%s' (expected sdl, vnc, vnc=HOST:PORT, vnc=unix:PATH or none)",

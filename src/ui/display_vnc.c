@@ -49,12 +49,35 @@ struct display_vnc {
      * resizes. */
     uint32_t *framebuffer;
     uint32_t width, height;
+    /* With password-file=FILE: the password (VNC authentication), as
+     * libvncserver's list check wants it: NULL-terminated. */
+    char *passwords[2];
 };
 
 /* libvncserver prints to stderr by default; below main.c nothing prints. */
 static void display_vnc_log_nothing(const char *format, ...)
 {
     (void)format;
+}
+
+/* Is the socket bound to a loopback address (127/8, ::1, or IPv4's loopback
+ * as an IPv6 mapped address)?  Anything else reaches other machines. */
+static bool display_vnc_on_loopback(int fd)
+{
+    struct sockaddr_storage bound;
+    socklen_t length = sizeof(bound);
+    if (getsockname(fd, (struct sockaddr *)&bound, &length) < 0)
+        return false;
+    if (bound.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&bound;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (bound.ss_family == AF_INET6) {
+        const struct in6_addr *in6 = &((const struct sockaddr_in6 *)&bound)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(in6) ||
+               (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+    }
+    return false;
 }
 
 static int display_vnc_listen_inet(const char *host, const char *port, bool try_next_ports,
@@ -205,6 +228,15 @@ static int display_vnc_listen(struct display_vnc *vnc, const char *options, char
                                      error);
     if (fd < 0)
         return -1;
+    /* VNC without a password lets anyone who reaches the port type into the
+     * guest: off loopback that is the network, so it takes a password. */
+    if (!vnc->passwords[0] && !display_vnc_on_loopback(fd)) {
+        close(fd);
+        return error_set(error,
+                         "vnc=%s: not a loopback address: a VNC server others can reach needs "
+                         "password-file=FILE (or listen on unix:PATH, or 127.0.0.1 and tunnel)",
+                         options);
+    }
     snprintf(description, description_size, "VNC server on %s", address);
     return fd;
 }
@@ -355,7 +387,51 @@ static void display_vnc_free(struct display_vnc *vnc)
     if (vnc->wake_fd >= 0)
         close(vnc->wake_fd);
     free(vnc->framebuffer);
+    if (vnc->passwords[0]) {
+        explicit_bzero(vnc->passwords[0], strlen(vnc->passwords[0]));
+        free(vnc->passwords[0]);
+    }
     free(vnc);
+}
+
+/* password-file=FILE: the password is the file's first line (VNC
+ * authentication uses its first 8 bytes; the rest is not checked, which the
+ * README says).  Read now, before the VM starts, so that a bad file is the
+ * option's error. */
+static int display_vnc_read_password(struct display_vnc *vnc, const char *path,
+                                     struct error *error)
+{
+    FILE *file = fopen(path, "re");
+    if (!file)
+        return error_set(error, "vnc: %s: %s", path, strerror(errno));
+    char line[256];
+    bool got = fgets(line, sizeof(line), file) != NULL;
+    fclose(file);
+    if (got)
+        line[strcspn(line, "\r\n")] = '\0';
+    if (!got || !line[0]) {
+        explicit_bzero(line, sizeof(line));
+        return error_set(error, "vnc: %s: no password on its first line", path);
+    }
+    free(vnc->passwords[0]);
+    vnc->passwords[0] = strdup(line);
+    explicit_bzero(line, sizeof(line));
+    if (!vnc->passwords[0])
+        return error_set(error, "vnc: out of memory");
+    return 0;
+}
+
+static int display_vnc_parse_options(struct display_vnc *vnc, const char *options,
+                                     struct error *error)
+{
+    static const char password_file[] = "password-file=";
+    if (strncmp(options, password_file, sizeof(password_file) - 1) || strchr(options, ','))
+        return error_set(error, "vnc: unknown option '%s' (expected password-file=FILE)",
+                         options);
+    const char *path = options + sizeof(password_file) - 1;
+    if (!*path)
+        return error_set(error, "vnc: password-file=: the file is missing");
+    return display_vnc_read_password(vnc, path, error);
 }
 
 static int display_vnc_open(struct display *display, const char *options, void **backend,
@@ -371,8 +447,29 @@ static int display_vnc_open(struct display *display, const char *options, void *
         error_set(error, "vnc: eventfd: %s", strerror(errno));
         goto fail;
     }
+    /* The address, then options after a comma (the one known:
+     * password-file=FILE). */
+    char address[300] = "";
+    const char *listen_options = NULL;
+    if (options) {
+        /* Not the first comma: a socket's path may hold one. */
+        const char *comma = strstr(options, ",password-file=");
+        if (!comma && strncmp(options, "unix:", 5) && strchr(options, ','))
+            comma = strchr(options, ','); /* an unknown option, said so below */
+        size_t length = comma ? (size_t)(comma - options) : strlen(options);
+        if (length >= sizeof(address)) {
+            error_set(error, "vnc=%s: the address is too long", options);
+            goto fail;
+        }
+        memcpy(address, options, length);
+        address[length] = '\0';
+        listen_options = length ? address : NULL;
+        if (comma && display_vnc_parse_options(vnc, comma + 1, error) < 0)
+            goto fail;
+    }
     char description[200];
-    vnc->listen_fd = display_vnc_listen(vnc, options, description, sizeof(description), error);
+    vnc->listen_fd =
+        display_vnc_listen(vnc, listen_options, description, sizeof(description), error);
     if (vnc->listen_fd < 0 || vnc->listen_fd >= FD_SETSIZE) {
         if (vnc->listen_fd >= FD_SETSIZE)
             error_set(error, "vnc: too many files open");
@@ -411,6 +508,10 @@ static int display_vnc_open(struct display *display, const char *options, void *
     vnc->screen->kbdAddEvent = display_vnc_on_key;
     vnc->screen->ptrAddEvent = display_vnc_on_pointer;
     vnc->screen->newClientHook = display_vnc_on_new_client;
+    if (vnc->passwords[0]) {
+        vnc->screen->authPasswdData = vnc->passwords;
+        vnc->screen->passwordCheck = rfbCheckPasswordByList;
+    }
     rfbInitServer(vnc->screen);
     *backend = vnc;
     return 0;

@@ -410,6 +410,83 @@ static void test_unix_socket(void **state)
     rmdir(directory);
 }
 
+static const char *client_password;
+
+static char *give_password(rfbClient *client)
+{
+    (void)client;
+    return strdup(client_password); /* libvncclient frees it */
+}
+
+/* A client with password, or NULL when the server refused it. */
+static rfbClient *client_connect_with_password(const char *host, int port, const char *password)
+{
+    rfbClientLog = log_nothing;
+    rfbClientErr = log_nothing;
+    rfbClient *client = rfbGetClient(8, 3, 4);
+    assert_non_null(client);
+    client->canHandleNewFBSize = TRUE;
+    client->appData.enableJPEG = FALSE;
+    client_password = password;
+    client->GetPassword = give_password;
+    free(client->serverHost);
+    client->serverHost = strdup(host);
+    client->serverPort = port;
+    return rfbInitClient(client, NULL, NULL) ? client : NULL;
+}
+
+/* password-file=FILE: VNC authentication with the file's first line; a
+ * wrong password is refused; a server off loopback without one is refused
+ * before it listens; a bad file or option is the option's error. */
+static void test_password(void **state)
+{
+    (void)state;
+    char directory[] = "/tmp/test_display_vnc-XXXXXX";
+    assert_non_null(mkdtemp(directory));
+    char file_path[64], spec[160];
+    snprintf(file_path, sizeof(file_path), "%s/password", directory);
+    FILE *file = fopen(file_path, "w");
+    assert_non_null(file);
+    fputs("sesame\nnot this line\n", file);
+    fclose(file);
+    int port = free_port();
+    snprintf(spec, sizeof(spec), "vnc=127.0.0.1:%d,password-file=%s", port, file_path);
+    struct error error;
+    struct display *display = display_open(spec, 64, 48, NULL, &error);
+    if (!display)
+        fail_msg("%s", error.message);
+    assert_int_equal(display_start(display, &sink, &error), 0);
+    assert_null(client_connect_with_password("127.0.0.1", port, "wrong"));
+    rfbClient *client = client_connect_with_password("127.0.0.1", port, "sesame");
+    assert_non_null(client);
+    exercise(display, client);
+    client_close(client);
+    display_close(display);
+
+    /* Off loopback: refused without a password, before any socket is left. */
+    snprintf(spec, sizeof(spec), "vnc=0.0.0.0:%d", free_port());
+    assert_null(display_open(spec, 64, 48, NULL, &error));
+    assert_non_null(strstr(error.message, "password-file=FILE"));
+    snprintf(spec, sizeof(spec), "vnc=:%d", free_port());
+    assert_null(display_open(spec, 64, 48, NULL, &error));
+    assert_non_null(strstr(error.message, "not a loopback address"));
+    /* Bad files and options. */
+    snprintf(spec, sizeof(spec), "vnc,password-file=%s/missing", directory);
+    assert_null(display_open(spec, 64, 48, NULL, &error));
+    assert_non_null(strstr(error.message, "missing: No such file"));
+    file = fopen(file_path, "w");
+    assert_non_null(file);
+    fputs("\n", file);
+    fclose(file);
+    snprintf(spec, sizeof(spec), "vnc,password-file=%s", file_path);
+    assert_null(display_open(spec, 64, 48, NULL, &error));
+    assert_non_null(strstr(error.message, "no password"));
+    assert_null(display_open("vnc=127.0.0.1:5900,colour=blue", 64, 48, NULL, &error));
+    assert_non_null(strstr(error.message, "unknown option 'colour=blue'"));
+    unlink(file_path);
+    rmdir(directory);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does */
@@ -417,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_tcp_default_address),
         cmocka_unit_test(test_tcp_explicit_address),
         cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
