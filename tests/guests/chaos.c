@@ -1935,6 +1935,10 @@ static void flood_run(void)
     for (unsigned i = 0; i < attackable_count; i++)
         if (flood_setup(&floods[i], &devices[attackable[i]]))
             active++;
+    /* The VMM passes input on only to a UART whose receive interrupt is
+     * on (as Linux's driver has it); with interrupts off in the CPU, the
+     * interrupt is never taken and the bytes are polled. */
+    outb(COM1 + 1, 0x01);
     say("flood running: %u queues; echoing the UART", active);
     uint64_t deadline = now_ms() + (uint64_t)options.seconds * 1000;
     uint64_t last_heartbeat = now_ms();
