@@ -42,7 +42,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit ui-tests fuzz fuzz-seeds fuzz-long integration hardening clean deps run guests soak net-soak
+.PHONY: all check unit ui-tests fuzz fuzz-seeds fuzz-long integration hardening clean deps run guests soak net-soak chaos
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
@@ -160,6 +160,13 @@ soak: all
 # (one vCPU; QEMU with virtio-net-pci on its own user-mode network).
 net-soak: all
 	tests/soak/boot-soak -n $(N) -c 1 -t 240 -w net-up
+
+# The chaos guest (not part of check): SECONDS of attacks from SEED, or runs of 60 s with
+# fresh seeds, printed, when no SEED is given (tests/integration/chaos.sh).
+SECONDS ?= 600
+SEED ?=
+chaos: all
+	tests/integration/chaos.sh $(SECONDS) $(SEED)
 
 # Installs missing Debian packages (apt-get) first: these two targets are the
 # README's set-up commands.
