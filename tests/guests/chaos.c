@@ -671,10 +671,10 @@ static uint64_t pick_address(uint32_t length, bool for_balloon)
             offset &= ~0xfffu;
         return pool + offset;
     }
-    if (kind < 75)
-        return below(LOW_MEMORY_END);
-    if (kind < 82)
-        return pool_end - below(4096) - (chance(50) ? 0 : length / 2); /* near the top */
+    if (kind < 75 && length <= LOW_MEMORY_END)
+        return below(LOW_MEMORY_END - length + 1);
+    if (kind < 82 && length <= pool_end - pool)
+        return pool_end - length; /* ending where the pool does */
     switch (below(8)) {
     case 0: return ram_top;
     case 1: return ram_top - 1 - below(16);
@@ -691,6 +691,39 @@ static uint64_t pick_address(uint32_t length, bool for_balloon)
         return address;
     }
     }
+}
+
+struct desc {
+    uint64_t address;
+    uint32_t length;
+    uint16_t flags;
+    uint16_t next;
+};
+
+/* Where a buffer of a descriptor may be, whatever its flags say now (they
+ * change under the device): all of it in low memory or in the arena below
+ * the protected area, or outside RAM, or straddling RAM's end from the
+ * arena (which the VMM must refuse whole).  The balloon's only in the
+ * lists.  Anything else is moved: a length changed under an address in low
+ * memory would otherwise reach this image. */
+static uint64_t safe_address(uint64_t address, uint32_t length, bool for_balloon)
+{
+    uint64_t end = address + length;
+    if (address >= ram_top)
+        return address;
+    if (end > ram_top && address >= (for_balloon ? lists : arena))
+        return address;
+    if (for_balloon ? address >= lists && end <= ram_top
+                    : (end <= LOW_MEMORY_END || (address >= arena && end <= pool_end)))
+        return address;
+    if (for_balloon)
+        return length <= LISTS_SIZE ? ram_top - length : (uint64_t)ram_top + address;
+    return length <= pool_end - pool ? pool_end - length : (uint64_t)ram_top + address;
+}
+
+static void desc_make_safe(volatile struct desc *d, bool for_balloon)
+{
+    d->address = safe_address(d->address, d->length, for_balloon);
 }
 
 static uint32_t pick_length(void)
@@ -712,12 +745,6 @@ static uint32_t pick_length(void)
 
 /* --- virtqueues -------------------------------------------------------------- */
 
-struct desc {
-    uint64_t address;
-    uint32_t length;
-    uint16_t flags;
-    uint16_t next;
-};
 
 struct queue {
     struct device *device;
@@ -1185,6 +1212,7 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
             d.address = previous.address + below(16); /* overlapping the one before */
         }
         table[index] = d;
+        desc_make_safe(&table[index], queue->balloon_safe);
         if (last)
             break;
         index = (uint16_t)((index + 1) % size);
@@ -1217,13 +1245,10 @@ static void mutate_rings(struct queue *queue, uint32_t *scratch_offset)
     case 6: used[1 + 2 * below(size) + 1] = (uint16_t)random32(); break;
     default: build_chain(queue, table, size, i, scratch_offset, 0); break;
     }
-    if (queue->balloon_safe) {
-        /* Keep its descriptors readable, direct, and naming the lists. */
+    /* Keep its descriptors readable and direct for the balloon. */
+    if (queue->balloon_safe)
         table[i].flags &= (uint16_t)~(DESC_F_WRITE | DESC_F_INDIRECT);
-        uint64_t address = table[i].address;
-        if (address < ram_top && address < lists)
-            table[i].address = pick_address(table[i].length, true);
-    }
+    desc_make_safe(&table[i], queue->balloon_safe);
 }
 
 /* --- the attacks ------------------------------------------------------------- */
@@ -1642,7 +1667,7 @@ static void attack_fw_cfg(void)
                                        : interesting32();
             /* Big-endian fields: control, length, address. */
             uint32_t be_bits = __builtin_bswap32(bits), be_length = __builtin_bswap32(length);
-            uint64_t target = pick_address(length, false);
+            uint64_t target = safe_address(pick_address(length, false), length, false);
             memcpy(control, &be_bits, 4);
             memcpy(control + 4, &be_length, 4);
             uint64_t be_target = __builtin_bswap64(target);
