@@ -1,9 +1,11 @@
 #include "event_loop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -72,12 +74,36 @@ int event_loop_start(struct event_loop *loop, struct error *error)
 
 void event_loop_stop(struct event_loop *loop)
 {
+    event_loop_stop_interrupting(loop, 0);
+}
+
+void event_loop_stop_interrupting(struct event_loop *loop, int signal_number)
+{
     if (!loop->running)
         return;
     __atomic_store_n(&loop->stop, true, __ATOMIC_RELEASE);
     uint64_t one = 1;
     if (write(loop->wake_fd, &one, sizeof(one)) < 0)
         log_message("event loop: wake: %s", strerror(errno));
+    /* A handler may be blocked in a write to a terminal or pipe nobody
+     * drains (the guest's console output): the signal makes that write fail
+     * with EINTR, and the writer gives up once it sees the VM stopping.
+     * Sent again every 10 ms, since one that lands just before the write
+     * begins is lost. */
+    while (signal_number) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += 10000000;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(loop->thread, NULL, &deadline) != ETIMEDOUT) {
+            loop->running = false;
+            return;
+        }
+        pthread_kill(loop->thread, signal_number);
+    }
     pthread_join(loop->thread, NULL);
     loop->running = false;
 }

@@ -31,6 +31,10 @@ int event_loop_rewatch(struct event_loop *loop, struct event_source *source, uin
 void event_loop_forget(struct event_loop *loop, struct event_source *source);
 int event_loop_start(struct event_loop *loop, struct error *error);
 void event_loop_stop(struct event_loop *loop);
+/* The same, and until the loop's thread has ended, signal_number is sent to
+ * it every 10 ms (a handler installed without SA_RESTART makes a blocked
+ * write fail with EINTR); 0 sends none. */
+void event_loop_stop_interrupting(struct event_loop *loop, int signal_number);
 void event_loop_destroy(struct event_loop *loop);
 
 #endif

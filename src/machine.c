@@ -612,7 +612,9 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
         return -1;
     console_enter_raw_mode();
     int status = vm_run(&machine->vm, entry, error);
-    event_loop_stop(&machine->loop);
+    /* The loop may be blocked writing the guest's virtio-console output to a
+     * stdout nobody reads: the vCPUs' kick interrupts that write too. */
+    event_loop_stop_interrupting(&machine->loop, vm_kick_signal());
     if (machine->has_qmp && status >= 0)
         qmp_server_vm_ending(&machine->qmp, status);
     if (status == 128 + SIGQUIT)

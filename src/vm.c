@@ -497,6 +497,11 @@ bool vm_take_debug_exit(struct vm *vm, int cpu, struct kvm_debug_exit_arch *exit
     return had;
 }
 
+int vm_kick_signal(void)
+{
+    return VCPU_KICK_SIGNAL;
+}
+
 static void vcpu_kick_handler(int signal_number)
 {
     (void)signal_number; /* only here so KVM_RUN returns EINTR */
@@ -631,12 +636,14 @@ static void vm_kick_vcpus(struct vm *vm)
 
 int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error)
 {
-    if (cpu_state_set_boot(vm->vcpus[0].fd, entry, error))
-        return -1;
-
+    /* First: the caller may send the kick to its other threads afterwards
+     * (vm_kick_signal), whatever vm_run returns. */
     struct sigaction kick = {.sa_handler = vcpu_kick_handler};
     sigemptyset(&kick.sa_mask);
     sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
+
+    if (cpu_state_set_boot(vm->vcpus[0].fd, entry, error))
+        return -1;
 
     /* The caller blocked the terminating signals before starting any thread;
      * they arrive here through a signalfd. */

@@ -118,5 +118,9 @@ const char *vm_mp_state_name(uint32_t mp_state);
 /* Puts the boot vCPU in the entry state, starts every vCPU thread, waits for
  * a stop (or a terminating signal in the blocked set), and returns the exit status. */
 int vm_run(struct vm *vm, const struct boot_entry *entry, struct error *error);
+/* The signal that kicks a vCPU out of KVM_RUN; its handler (installed by
+ * vm_run, without SA_RESTART) does nothing, so sent to another thread after
+ * vm_run it makes a blocked system call fail with EINTR. */
+int vm_kick_signal(void);
 
 #endif
