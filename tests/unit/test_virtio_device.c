@@ -83,7 +83,7 @@ static uint32_t fake_handle(struct virtio_device *device, struct virtq_chain *ch
         fake->later--;
         return VIRTIO_HANDLE_LATER;
     }
-    fake->handled++;
+    __atomic_add_fetch(&fake->handled, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -167,7 +167,9 @@ static void make_available(struct fixture *fixture, unsigned count)
 {
     for (unsigned i = 0; i < count; i++) {
         uint16_t head = (uint16_t)(fixture->avail_idx % QUEUE_SIZE);
-        memcpy(fixture->host + AVAIL_RING + 4 + 2 * head, &head, 2);
+        /* Atomic, as a vCPU's store is to the device (and to TSan). */
+        __atomic_store_n((uint16_t *)(fixture->host + AVAIL_RING + 4 + 2 * head), head,
+                         __ATOMIC_RELAXED);
         fixture->avail_idx++;
     }
     __atomic_store_n((uint16_t *)(fixture->host + AVAIL_RING + 2), fixture->avail_idx,
@@ -373,7 +375,7 @@ static void test_hostile_ring_delays_input_and_stop_under_100_ms(void **state)
             worst = delay;
         usleep(20000);
     }
-    unsigned handled = fixture->fake.handled;
+    unsigned handled = __atomic_load_n(&fixture->fake.handled, __ATOMIC_RELAXED);
     double stop_started = now_seconds();
     event_loop_stop(&loop);
     double stop_took = now_seconds() - stop_started;
