@@ -21,6 +21,13 @@ struct virtio_balloon {
     bool stats_chain_held;
     uint16_t stats_head;
     uint64_t pages_released; /* for messages and tests */
+    /* An inflate request released in several turns: the chain with this
+     * head and length goes on at offset (bytes into its page numbers). */
+    struct {
+        bool active;
+        uint16_t head;
+        uint64_t bytes, offset;
+    } inflate_in_progress;
     struct event_source timer;
     struct virtq_chain chain;
     /* Told on the loop's thread when the driver reports a new size
@@ -60,7 +67,9 @@ int virtio_balloon_watch_size(struct virtio_balloon *balloon, struct event_loop 
 uint32_t virtio_balloon_target(uint32_t current_pages, uint64_t available_bytes,
                                uint32_t pages_to_keep, uint32_t guest_pages);
 
-/* Serves an inflate chain (page numbers to release); exposed for tests. */
+/* Serves an inflate chain (page numbers to release); exposed for tests.
+ * Returns VIRTIO_HANDLE_LATER when the turn's time ran out first: the same
+ * chain, handed in again, goes on where it stopped. */
 uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain *chain);
 
 #endif
