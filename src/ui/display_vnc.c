@@ -463,7 +463,9 @@ static int display_vnc_open(struct display *display, const char *options, void *
         }
         memcpy(address, options, length);
         address[length] = '\0';
-        listen_options = length ? address : NULL;
+        /* Nothing before the options: the default address; nothing at all
+         * ("vnc="): an address is missing, which listening says. */
+        listen_options = length || !comma ? address : NULL;
         if (comma && display_vnc_parse_options(vnc, comma + 1, error) < 0)
             goto fail;
     }
