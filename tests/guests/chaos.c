@@ -27,7 +27,17 @@
  * descriptor tables, never read as page lists. */
 #define LISTS_SIZE (256u << 10)
 #define SLAB_SIZE (512u << 10) /* per device: its queues' rings and scratch */
-#define QUEUE_AREA (48u << 10) /* per queue in a slab */
+/* Per queue in a slab: its descriptor table (+0), avail ring (+0x4000), used
+ * ring (+0x5000), indirect tables (+0x8000) and the flood's requests
+ * (+0xc000).  No device may write a slab but for its used rings: what a
+ * device reads as descriptors is only ever a table we wrote, never what a
+ * device (or fw_cfg, or the VMM at boot) left in memory, which can hold
+ * addresses of this image (the multiboot memory map's 0x100000, an e820
+ * table).  Request headers go to the pool: junk there is just a bad
+ * request. */
+#define QUEUE_AREA (64u << 10)
+#define AREA_TABLES 0x8000u
+#define AREA_HEADERS 0xc000u
 #define MAX_DEVICES 24
 #define MAX_QUEUES 8
 #define LOW_MEMORY_END 0x9f000u /* disposable once the command line is read */
@@ -410,6 +420,7 @@ static struct {
     uint32_t seconds;
     bool flood;
     bool verbose;
+    bool balloon_low_memory;
     uint32_t check_every;
     char skip[256];
     char skip_devices[128];
@@ -506,6 +517,8 @@ static bool parse_command_line(const char *line)
             options.flood = true;
         } else if (starts_with(p, "chaos.verbose=1")) {
             options.verbose = true;
+        } else if (starts_with(p, "chaos.lowballoon=1")) {
+            options.balloon_low_memory = true;
         } else if (starts_with(p, "chaos.skip=")) {
             copy_word(options.skip, sizeof(options.skip), p + 11);
         } else if (starts_with(p, "chaos.skipdev=")) {
@@ -572,7 +585,7 @@ static void discover_virtio(struct device *device)
 static void discover(void)
 {
     unsigned blk_count = 0;
-    for (unsigned slot = 0; slot < 32 && device_count < MAX_DEVICES; slot++) {
+    for (unsigned slot = 0; slot < 32 && device_count < MAX_DEVICES - 1; slot++) {
         uint32_t id = pci_read32(slot, 0);
         if ((id & 0xffff) == 0xffff)
             continue;
@@ -701,11 +714,11 @@ struct desc {
 };
 
 /* Where a buffer of a descriptor may be, whatever its flags say now (they
- * change under the device): all of it in low memory or in the arena below
- * the protected area, or outside RAM, or straddling RAM's end from the
- * arena (which the VMM must refuse whole).  The balloon's only in the
- * lists.  Anything else is moved: a length changed under an address in low
- * memory would otherwise reach this image. */
+ * change under the device): all of it in low memory or in the pool, or
+ * outside RAM, or straddling RAM's end from the arena (which the VMM must
+ * refuse whole); the balloon's only in the lists.  Anything else is moved: a
+ * length changed under an address in low memory would otherwise reach this
+ * image.  Only an indirect descriptor names a slab (one of our tables). */
 static uint64_t safe_address(uint64_t address, uint32_t length, bool for_balloon)
 {
     uint64_t end = address + length;
@@ -714,16 +727,52 @@ static uint64_t safe_address(uint64_t address, uint32_t length, bool for_balloon
     if (end > ram_top && address >= (for_balloon ? lists : arena))
         return address;
     if (for_balloon ? address >= lists && end <= ram_top
-                    : (end <= LOW_MEMORY_END || (address >= arena && end <= pool_end)))
+                    : (end <= LOW_MEMORY_END || (address >= pool && end <= pool_end)))
         return address;
     if (for_balloon)
         return length <= LISTS_SIZE ? ram_top - length : (uint64_t)ram_top + address;
     return length <= pool_end - pool ? pool_end - length : (uint64_t)ram_top + address;
 }
 
-static void desc_make_safe(volatile struct desc *d, bool for_balloon)
+static void desc_make_safe(struct desc *d, bool for_balloon)
 {
+    if (d->flags & DESC_F_INDIRECT)
+        return; /* ours: it names a table in the slab, and keeps it */
     d->address = safe_address(d->address, d->length, for_balloon);
+}
+
+/* An atomic 8-byte store in the 32-bit build: lock cmpxchg8b. */
+static void store64(volatile uint64_t *p, uint64_t value)
+{
+    uint64_t old = *p;
+    for (;;) {
+        uint64_t seen = __sync_val_compare_and_swap(p, old, value);
+        if (seen == old)
+            return;
+        old = seen;
+    }
+}
+
+/* Stores a descriptor the device may be reading at this moment, as 8-byte
+ * halves (atomic: cmpxchg8b), through a harmless middle (length 0,
+ * readable, direct), so that no mix of old and new fields the device can
+ * see is a buffer it may write outside where we allow. */
+static void desc_store(volatile struct desc *slot, struct desc d, bool for_balloon)
+{
+    desc_make_safe(&d, for_balloon);
+    volatile uint64_t *halves = (volatile uint64_t *)slot;
+    uint64_t neutral = (uint64_t)d.next << 48;
+    uint64_t rest = d.length | (uint64_t)d.flags << 32 | (uint64_t)d.next << 48;
+    store64(&halves[1], neutral);
+    store64(&halves[0], d.address);
+    store64(&halves[1], rest);
+}
+
+static struct desc desc_load(volatile struct desc *slot)
+{
+    volatile uint64_t *halves = (volatile uint64_t *)slot;
+    uint64_t rest = halves[1];
+    return (struct desc){halves[0], (uint32_t)rest, (uint16_t)(rest >> 32), (uint16_t)(rest >> 48)};
 }
 
 static uint32_t pick_length(void)
@@ -753,7 +802,9 @@ struct queue {
     uint16_t ring_size;  /* what we lay the rings out for */
     uint32_t desc, avail, used;
     uint16_t avail_idx, last_used;
-    uint32_t scratch, scratch_size; /* request headers, indirect tables */
+    uint32_t tables, tables_size, table_offset;    /* indirect tables */
+    uint32_t headers, headers_size, header_offset; /* balloon page lists */
+    uint32_t flood_area;
     bool balloon_safe;
 };
 
@@ -849,10 +900,15 @@ static void queue_setup(struct queue *queue, struct device *device, unsigned q, 
     queue->desc = area;
     queue->avail = area + 0x4000;
     queue->used = area + 0x5000;
-    queue->scratch = queue->balloon_safe ? lists : device->slab + MAX_QUEUES * QUEUE_AREA;
-    queue->scratch_size = queue->balloon_safe ? LISTS_SIZE : SLAB_SIZE - MAX_QUEUES * QUEUE_AREA;
-    if (!queue->balloon_safe && device->type != ID_BALLOON)
-        queue->scratch = area + 0x8000, queue->scratch_size = QUEUE_AREA - 0x8000;
+    /* Tables and headers in the slab (the balloon's, whose rings are not
+     * there, has room for them); the balloon's page lists in the lists. */
+    uint32_t slab_area = device->slab + (q % MAX_QUEUES) * QUEUE_AREA;
+    queue->tables = slab_area + AREA_TABLES;
+    queue->tables_size = AREA_HEADERS - AREA_TABLES;
+    queue->headers = queue->balloon_safe ? lists : slab_area + AREA_HEADERS;
+    queue->headers_size = queue->balloon_safe ? LISTS_SIZE : QUEUE_AREA - AREA_HEADERS;
+    queue->flood_area = slab_area + AREA_HEADERS;
+    queue->table_offset = queue->header_offset = 0;
     uint64_t desc = queue->desc, avail = queue->avail, used = queue->used;
     /* Rings that overlap each other: never for the balloon, whose
      * descriptors the device's used entries (small numbers) would turn into
@@ -902,14 +958,37 @@ static uint16_t queue_used_index(const struct queue *queue)
 
 /* --- requests: each device's header, right or wrong ------------------------- */
 
-static uint8_t *scratch_take(struct queue *queue, uint32_t *offset, uint32_t bytes)
+/* The next header or table of a queue, round its area: what comes back is
+ * overwritten later in the attack, under the device (only ever by a header
+ * or table of ours). */
+static uint8_t *take(uint32_t base, uint32_t size, uint32_t *offset, uint32_t bytes)
 {
-    if (*offset + bytes > queue->scratch_size)
+    if (*offset + bytes > size)
         *offset = 0;
-    uint8_t *p = (uint8_t *)(uintptr_t)(queue->scratch + *offset);
+    uint8_t *p = (uint8_t *)(uintptr_t)(base + *offset);
     *offset += (bytes + 15) & ~15u;
     return p;
 }
+
+/* A response buffer, or a header: in the pool, which devices may write. */
+static uint32_t take_response(void)
+{
+    return (pool + below((pool_end - pool - 4096) >> 4) * 16);
+}
+
+static uint8_t *take_header(struct queue *queue)
+{
+    if (!queue->balloon_safe)
+        return (uint8_t *)(uintptr_t)take_response();
+    return take(queue->headers, queue->headers_size, &queue->header_offset, 512);
+}
+
+static volatile struct desc *take_table(struct queue *queue)
+{
+    return (volatile struct desc *)take(queue->tables, queue->tables_size, &queue->table_offset,
+                                        16 * 16);
+}
+
 
 static void fill_random(uint8_t *p, uint32_t length)
 {
@@ -940,7 +1019,12 @@ static void put64(uint8_t *p, uint64_t v)
 static uint32_t balloon_page_number(void)
 {
     switch (below(6)) {
-    case 0: return below(LOW_MEMORY_END >> 12);
+    case 0: {
+        /* Low memory shares its 2 MiB page with this image's code: see
+         * chaos.lowballoon in the README (finding 2 of the first runs). */
+        uint32_t page = below(LOW_MEMORY_END >> 12);
+        return options.balloon_low_memory ? page : (pool >> 12) + page;
+    }
     case 1: return (ram_top >> 12) + below(1024);
     case 2: return chance(50) ? 0xffffffff : 0x80000000u + below(1u << 20);
     default: return (pool >> 12) + below((pool_end - pool) >> 12);
@@ -1142,7 +1226,7 @@ static void desc_buffer(struct queue *queue, struct desc *d, bool writable)
 /* Builds a chain at `head` in table `table` (of `size` entries): a request
  * the device understands, or one of the shapes that must be refused. */
 static void build_chain(struct queue *queue, volatile struct desc *table, uint16_t size,
-                        uint16_t head, uint32_t *scratch_offset, unsigned depth)
+                        uint16_t head, unsigned depth)
 {
     unsigned shape = below(100);
     uint16_t index = head;
@@ -1153,7 +1237,7 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
         struct desc d = {0};
         bool last = i + 1 == length;
         if (i == 0 && queue_wants_readable(queue)) {
-            uint8_t *header = scratch_take(queue, scratch_offset, 512);
+            uint8_t *header = take_header(queue);
             d.address = (uint32_t)(uintptr_t)header;
             d.length = request_header(queue, header);
             if (chance(5))
@@ -1162,8 +1246,7 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
                 d.length = 0x400;
         } else if (last && queue_wants_writable(queue) && chance(80)) {
             /* A status byte or response: often right where it should be. */
-            uint8_t *response = scratch_take(queue, scratch_offset, 512);
-            d.address = (uint32_t)(uintptr_t)response;
+            d.address = take_response();
             d.length = chance(70) ? (chance(50) ? 1 : 24 + below(400)) : pick_length();
             d.flags = DESC_F_WRITE;
             if (d.length > 512 && chance(80))
@@ -1187,11 +1270,10 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
             d.next = (uint16_t)(size + below(0x10000 - size));
         } else if (shape < 24 && i == 0 && depth < 2 && !queue->balloon_safe) {
             uint32_t entries = 1 + below(16);
-            volatile struct desc *indirect =
-                (volatile struct desc *)scratch_take(queue, scratch_offset, 16 * 16);
-            for (uint16_t e = 0; e < entries; e++)
-                indirect[e] = (struct desc){0};
-            build_chain(queue, indirect, (uint16_t)entries, 0, scratch_offset, depth + 1);
+            volatile struct desc *indirect = take_table(queue);
+            for (uint16_t e = 0; e < 16; e++)
+                desc_store(&indirect[e], (struct desc){0}, false);
+            build_chain(queue, indirect, (uint16_t)entries, 0, depth + 1);
             d.address = (uint32_t)(uintptr_t)indirect;
             d.length = 16 * entries;
             d.flags = DESC_F_INDIRECT | (chance(10) ? DESC_F_NEXT : 0) |
@@ -1208,11 +1290,10 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
             if (!(d.flags & DESC_F_NEXT))
                 d.next = 0;
         } else if (shape < 30 && i > 0 && !queue->balloon_safe) {
-            struct desc previous = table[(index + size - 1) % size];
+            struct desc previous = desc_load(&table[(index + size - 1) % size]);
             d.address = previous.address + below(16); /* overlapping the one before */
         }
-        table[index] = d;
-        desc_make_safe(&table[index], queue->balloon_safe);
+        desc_store(&table[index], d, queue->balloon_safe);
         if (last)
             break;
         index = (uint16_t)((index + 1) % size);
@@ -1221,37 +1302,58 @@ static void build_chain(struct queue *queue, volatile struct desc *table, uint16
 
 /* Scribbles on the rings while the device works on them: descriptors,
  * avail entries and index, the used ring the device owns. */
-static void mutate_rings(struct queue *queue, uint32_t *scratch_offset)
+static void mutate_rings(struct queue *queue)
 {
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue->desc;
     volatile uint16_t *avail = (volatile uint16_t *)(uintptr_t)queue->avail;
     volatile uint16_t *used = (volatile uint16_t *)(uintptr_t)queue->used;
     uint16_t size = queue->ring_size;
     uint16_t i = (uint16_t)below(size);
+    struct desc d = desc_load(&table[i]);
+    /* An indirect descriptor keeps its table and its length (a longer one
+     * would reach past what we wrote); only its next and NEXT change. */
+    bool indirect = d.flags & DESC_F_INDIRECT;
     switch (below(8)) {
-    case 0: table[i].length = pick_length(); break;
-    case 1: table[i].flags = (uint16_t)(table[i].flags ^ (1u << below(3))); break;
-    case 2: table[i].next = chance(50) ? (uint16_t)below(size) : (uint16_t)random32(); break;
-    case 3: {
-        struct desc d = {0};
-        desc_buffer(queue, &d, queue_wants_writable(queue));
-        table[i].address = d.address;
+    case 0:
+        if (!indirect)
+            d.length = pick_length();
         break;
-    }
-    case 4: avail[2 + i] = chance(70) ? (uint16_t)below(size) : (uint16_t)random32(); break;
+    case 1:
+        if (indirect || queue->balloon_safe)
+            d.flags = (uint16_t)(d.flags ^ DESC_F_NEXT);
+        else
+            d.flags = (uint16_t)(d.flags ^ (1u << below(2))); /* NEXT or WRITE */
+        break;
+    case 2: d.next = chance(50) ? (uint16_t)below(size) : (uint16_t)random32(); break;
+    case 3:
+        if (!indirect) {
+            struct desc other = {0};
+            desc_buffer(queue, &other, queue_wants_writable(queue));
+            d.address = other.address;
+        }
+        break;
+    case 4: avail[2 + i] = chance(70) ? (uint16_t)below(size) : (uint16_t)random32(); return;
     case 5:
         avail[1] = (uint16_t)(queue->avail_idx + (chance(50) ? below(3) : random32()));
-        break;
-    case 6: used[1 + 2 * below(size) + 1] = (uint16_t)random32(); break;
-    default: build_chain(queue, table, size, i, scratch_offset, 0); break;
+        return;
+    case 6: used[1 + 2 * below(size) + 1] = (uint16_t)random32(); return;
+    default: build_chain(queue, table, size, i, 0); return;
     }
-    /* Keep its descriptors readable and direct for the balloon. */
     if (queue->balloon_safe)
-        table[i].flags &= (uint16_t)~(DESC_F_WRITE | DESC_F_INDIRECT);
-    desc_make_safe(&table[i], queue->balloon_safe);
+        d.flags &= (uint16_t)~(DESC_F_WRITE | DESC_F_INDIRECT);
+    desc_store(&table[i], d, queue->balloon_safe);
 }
 
 /* --- the attacks ------------------------------------------------------------- */
+
+/* Where a descriptor table may be said to lie: one of the device's own
+ * (any queue's: we wrote every entry), or nowhere in RAM. */
+static uint64_t table_address(const struct device *device)
+{
+    if (chance(80))
+        return queue_area(device, below(MAX_QUEUES));
+    return (uint64_t)ram_top << below(8);
+}
 
 /* What the current attack is at, for the verbose lines. */
 static struct device *attack_target;
@@ -1285,11 +1387,10 @@ static void attack_virtqueue(void)
     write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                       STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue.desc;
-    uint32_t scratch_offset = 0;
     unsigned requests = 1 + below(chance(70) ? 8 : queue.ring_size);
     uint16_t head = 0;
     for (unsigned r = 0; r < requests; r++) {
-        build_chain(&queue, table, queue.ring_size, head, &scratch_offset, 0);
+        build_chain(&queue, table, queue.ring_size, head, 0);
         queue_publish(&queue, chance(95) ? head : (uint16_t)random32());
         head = (uint16_t)((head + 1 + below(4)) % queue.ring_size);
     }
@@ -1301,12 +1402,22 @@ static void attack_virtqueue(void)
     notify_queue(device, q);
     unsigned rounds = below(chance(50) ? 8 : 200);
     for (unsigned round = 0; round < rounds; round++) {
-        mutate_rings(&queue, &scratch_offset);
+        mutate_rings(&queue);
         if (chance(20))
             notify_queue(device, chance(90) ? q : below(16));
         if (chance(2)) {
-            switch (below(6)) {
+            switch (below(7)) {
             case 0: write8(device->common + COMMON_DEVICE_STATUS, 0); break; /* reset mid-request */
+            case 6: { /* the BAR moved away under the device, a notify there, and back */
+                uint32_t away = PCI_WINDOW_START + (below((PCI_WINDOW_END - PCI_WINDOW_START) >> 15) << 15);
+                pci_write32(device->slot, 0x10, away);
+                if (chance(50))
+                    write16(away + (device->notify - device->bar0) + q * device->notify_multiplier,
+                            (uint16_t)q);
+                pci_write32(device->slot, 0x10, device->bar0);
+                notify_queue(device, q);
+                break;
+            }
             case 1: write16(device->common + COMMON_QUEUE_ENABLE, (uint16_t)interesting32()); break;
             case 2:
                 write32(device->common + COMMON_DRIVER_FEATURE_SELECT, below(3));
@@ -1324,7 +1435,7 @@ static void attack_virtqueue(void)
             default: /* the queue re-set while enabled */
                 write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q);
                 write16(device->common + COMMON_QUEUE_SIZE, (uint16_t)interesting32());
-                write64(device->common + COMMON_QUEUE_DESC, pick_address(4096, queue.balloon_safe));
+                write64(device->common + COMMON_QUEUE_DESC, table_address(device));
                 break;
             }
         }
@@ -1369,6 +1480,8 @@ static void attack_common(void)
                 !(address >= pool && address < pool_end) && address >= LOW_MEMORY_END)
                 address = pool;
             offset = COMMON_QUEUE_DESC + 8 * below(3) + 4 * below(2);
+            if (offset < COMMON_QUEUE_DRIVER)
+                address = table_address(device);
             value = (offset & 4) ? (uint32_t)(address >> 32) : (uint32_t)address;
             width = 4;
         }
@@ -1661,7 +1774,10 @@ static void attack_fw_cfg(void)
         for (unsigned r = 0; r < reads; r++)
             inb(0x511);
         if (chance(30)) {
-            uint8_t *control = (uint8_t *)(uintptr_t)(pool + 0x100000 + 16 * below(64));
+            /* The control structure in the last slab, which no device
+             * writes: a device's junk there would be a DMA to anywhere. */
+            uint8_t *control =
+                (uint8_t *)(uintptr_t)(arena + (MAX_DEVICES - 1) * SLAB_SIZE + 16 * below(64));
             uint32_t length = pick_length();
             uint32_t bits = chance(70) ? (1u << below(5)) | (chance(50) ? (below(0x40) << 16) | 8 : 0)
                                        : interesting32();
@@ -1879,12 +1995,12 @@ static bool flood_setup(struct flood *flood, struct device *device)
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue->desc;
     uint16_t size = queue->ring_size;
     if (device->type == ID_BALLOON) {
-        /* Every chain: 4 page lists of 4096 page numbers (pool pages, each
-         * list a contiguous run), repeated: 16384 pages a request. */
+        /* Every chain: 16 page lists of 4096 page numbers each (runs of
+         * pool pages, wrapping inside it): 65536 pages a request. */
         for (unsigned l = 0; l < 4; l++)
             for (uint32_t i = 0; i < 4096; i++)
                 ((volatile uint32_t *)(uintptr_t)(lists + 16384 * l))[i] =
-                    (pool >> 12) + l * 4096 + i;
+                    (pool >> 12) + (l * 4096 + i) % ((pool_end - pool) >> 12);
         uint16_t chain_length = size / 8 ? (uint16_t)(size / 8) : 1;
         for (uint16_t i = 0; i < size; i++)
             table[i] = (struct desc){lists + 16384 * (i % 4), 16384,
@@ -1902,8 +2018,8 @@ static bool flood_setup(struct flood *flood, struct device *device)
     } else {
         /* A 4096x4096 resource backed by the pool (16 MiB, four times),
          * then TRANSFER_TO_HOST_2D of all of it, over and over. */
-        uint8_t *commands = (uint8_t *)(uintptr_t)queue->scratch;
-        uint8_t *response = commands + 0x1000;
+        uint8_t *commands = (uint8_t *)(uintptr_t)queue->flood_area;
+        uint8_t *response = (uint8_t *)(uintptr_t)(pool_end - 4096);
         memset(commands, 0, 0x400);
         put32(commands, 0x101);
         put32(commands + 24, 1);

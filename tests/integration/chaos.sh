@@ -54,9 +54,10 @@ chaos_run() {
     chaos_images
     # shellcheck disable=SC2046 # the device options are words
     run_guest --memory 128M $(chaos_devices) "$@" \
-        -c "chaos.seed=$seed chaos.seconds=$seconds${CHAOS_OPTIONS:+ $CHAOS_OPTIONS}" "$chaos_probe"
+        -c "chaos.seed=$seed chaos.seconds=$seconds chaos.check=4${CHAOS_OPTIONS:+ $CHAOS_OPTIONS}" \
+        "$chaos_probe"
     chaos_verdict "$seed"
-    [ $current_ok = 1 ] || echo "    repeat it: $guest --memory 128M $(chaos_devices | sed "s|$work/|DIR/|g") $* -c 'chaos.seed=$seed chaos.seconds=$seconds chaos.verbose=1' $chaos_probe"
+    [ $current_ok = 1 ] || echo "    repeat it: $guest --memory 128M $(chaos_devices | sed "s|$work/|DIR/|g") $* -c 'chaos.seed=$seed chaos.seconds=$seconds chaos.check=4 chaos.verbose=1' $chaos_probe"
 }
 
 # A few seeds of a few seconds each, fresh every run (printed; CHAOS_SEEDS="1 2 3" repeats some),
