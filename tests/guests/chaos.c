@@ -420,7 +420,6 @@ static struct {
     uint32_t seconds;
     bool flood;
     bool verbose;
-    bool balloon_low_memory;
     uint32_t check_every;
     char skip[256];
     char skip_devices[128];
@@ -517,8 +516,7 @@ static bool parse_command_line(const char *line)
             options.flood = true;
         } else if (starts_with(p, "chaos.verbose=1")) {
             options.verbose = true;
-        } else if (starts_with(p, "chaos.lowballoon=1")) {
-            options.balloon_low_memory = true;
+
         } else if (starts_with(p, "chaos.skip=")) {
             copy_word(options.skip, sizeof(options.skip), p + 11);
         } else if (starts_with(p, "chaos.skipdev=")) {
@@ -1019,12 +1017,7 @@ static void put64(uint8_t *p, uint64_t v)
 static uint32_t balloon_page_number(void)
 {
     switch (below(6)) {
-    case 0: {
-        /* Low memory shares its 2 MiB page with this image's code: see
-         * chaos.lowballoon in the README (finding 2 of the first runs). */
-        uint32_t page = below(LOW_MEMORY_END >> 12);
-        return options.balloon_low_memory ? page : (pool >> 12) + page;
-    }
+    case 0: return below(LOW_MEMORY_END >> 12);
     case 1: return (ram_top >> 12) + below(1024);
     case 2: return chance(50) ? 0xffffffff : 0x80000000u + below(1u << 20);
     default: return (pool >> 12) + below((pool_end - pool) >> 12);
@@ -1108,8 +1101,53 @@ static uint32_t gpu_command(uint8_t *p, bool cursor)
     }
 }
 
+/* Frames the user network answers, so that its answers come back into the
+ * receive queue's buffers (whatever state they are in): an ARP request
+ * for the gateway, or a DHCP discover.  p: after the virtio_net_hdr. */
+static uint32_t net_frame_answered(uint8_t *p)
+{
+    static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xc4, 0xa0, 0x05};
+    memset(p, 0xff, 6);
+    memcpy(p + 6, mac, 6);
+    if (chance(50)) {
+        p[12] = 0x08, p[13] = 0x06; /* ARP: who has 10.0.2.2, tell 10.0.2.15 */
+        static const uint8_t arp[8] = {0, 1, 8, 0, 6, 4, 0, 1};
+        memcpy(p + 14, arp, 8);
+        memcpy(p + 22, mac, 6);
+        static const uint8_t addresses[14] = {10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2};
+        memcpy(p + 28, addresses, 14);
+        return 42;
+    }
+    /* IPv4 0.0.0.0:68 -> 255.255.255.255:67, UDP without a checksum, BOOTP. */
+    p[12] = 0x08, p[13] = 0x00;
+    uint8_t *ip = p + 14, *udp = ip + 20, *bootp = udp + 8;
+    uint32_t bootp_length = 240 + 4;
+    memset(ip, 0, 20 + 8 + bootp_length);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)__builtin_bswap16((uint16_t)(20 + 8 + bootp_length)));
+    ip[8] = 64;
+    ip[9] = 17;
+    memset(ip + 16, 0xff, 4);
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < 20; i += 2)
+        sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = (uint8_t)(~sum >> 8);
+    ip[11] = (uint8_t)~sum;
+    udp[1] = 68;
+    udp[3] = 67;
+    put16(udp + 4, (uint16_t)__builtin_bswap16((uint16_t)(8 + bootp_length)));
+    bootp[0] = 1, bootp[1] = 1, bootp[2] = 6;
+    put32(bootp + 4, random32());
+    memcpy(bootp + 28, mac, 6);
+    bootp[236] = 0x63, bootp[237] = 0x82, bootp[238] = 0x53, bootp[239] = 0x63;
+    bootp[240] = 53, bootp[241] = 1, bootp[242] = 1, bootp[243] = 0xff; /* DISCOVER */
+    return 14 + 20 + 8 + bootp_length;
+}
+
 /* The device-readable header of a request to queue q of device, in p (at
- * least 256 bytes); returns its length. */
+ * least 400 bytes); returns its length. */
 static uint32_t request_header(struct queue *queue, uint8_t *p)
 {
     struct device *device = queue->device;
@@ -1157,6 +1195,10 @@ static uint32_t request_header(struct queue *queue, uint8_t *p)
         put16(p + 8, chance(50) ? (uint16_t)below(32) : (uint16_t)interesting32());
         put16(p + 10, (uint16_t)interesting32());
         fill_random(p + 12, 244);
+        if (chance(30)) {
+            memset(p, 0, 12);
+            return 12 + net_frame_answered(p + 12);
+        }
         /* Often a plausible Ethernet header: broadcast, IPv4 or ARP. */
         if (chance(50)) {
             memset(p + 12, 0xff, 6);
@@ -1225,10 +1267,64 @@ static void desc_buffer(struct queue *queue, struct desc *d, bool writable)
 
 /* Builds a chain at `head` in table `table` (of `size` entries): a request
  * the device understands, or one of the shapes that must be refused. */
+/* A request as a driver would make it: the header, the data buffer of the
+ * requests that take one, room for the answer.  So that the device gets
+ * past its checks to the work, which the rest of the attack then changes
+ * under it. */
+static void build_good_chain(struct queue *queue, volatile struct desc *table, uint16_t size,
+                             uint16_t head)
+{
+    struct device *device = queue->device;
+    struct desc chain[3];
+    unsigned n = 0;
+    uint32_t answer = 0;
+    if (queue_wants_readable(queue)) {
+        uint8_t *header = take_header(queue);
+        chain[n++] = (struct desc){(uint32_t)(uintptr_t)header, request_header(queue, header), 0, 0};
+        if (device->type == ID_BLOCK) {
+            uint32_t type = get32(header);
+            chain[0].length = type == 11 || type == 13 ? 32 : 16;
+            if (type <= 1 || type == 8) /* IN, OUT, GET_ID: a data buffer */
+                chain[n++] = (struct desc){take_response(), type == 8 ? 20 : 512 * (1 + below(8)),
+                                           type == 1 ? 0 : DESC_F_WRITE, 0};
+            answer = 1;
+        } else if (device->type == ID_GPU) {
+            answer = get32(header) == 0x100 ? 408 : 24;
+        } else if (device->type == ID_NET && queue->index == 2) {
+            answer = 1;
+        } else if (queue_wants_writable(queue)) {
+            answer = 64;
+        }
+    } else {
+        switch (device->type) {
+        case ID_NET: answer = 2048; break;
+        case ID_INPUT: answer = 8 * (1 + below(4)); break;
+        case ID_CONSOLE: answer = 256; break;
+        default: answer = 4096; break;
+        }
+    }
+    if (answer && !queue->balloon_safe)
+        chain[n++] = (struct desc){take_response(), answer, DESC_F_WRITE, 0};
+    uint16_t index = head;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t next = (uint16_t)((index + 1) % size);
+        if (i + 1 < n) {
+            chain[i].flags |= DESC_F_NEXT;
+            chain[i].next = next;
+        }
+        desc_store(&table[index], chain[i], queue->balloon_safe);
+        index = next;
+    }
+}
+
 static void build_chain(struct queue *queue, volatile struct desc *table, uint16_t size,
                         uint16_t head, unsigned depth)
 {
     unsigned shape = below(100);
+    if (shape >= 65 && depth == 0) {
+        build_good_chain(queue, table, size, head);
+        return;
+    }
     uint16_t index = head;
     unsigned length = 1 + below(chance(80) ? 4 : 40);
     if (shape >= 90 && shape < 94)
@@ -1379,10 +1475,17 @@ static void attack_virtqueue(void)
     struct queue queue;
     bool well_formed = chance(75);
     queue_setup(&queue, device, q, well_formed);
-    if (chance(20) && device->queue_count > 1) {
+    struct queue other;
+    bool second = false;
+    if (device->type == ID_NET && q == 1 && chance(80)) {
+        /* The receive queue too, with buffers of every kind, for the
+         * answers to what we send. */
+        queue_setup(&other, device, 0, chance(80));
+        second = true;
+    } else if (chance(20) && device->queue_count > 1) {
         /* A second queue too: requests on both. */
-        struct queue other;
         queue_setup(&other, device, (q + 1) % device->queue_count, true);
+        second = true;
     }
     write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                       STATUS_FEATURES_OK | STATUS_DRIVER_OK);
@@ -1398,6 +1501,15 @@ static void attack_virtqueue(void)
         /* The available index runs far ahead of what was published. */
         queue.avail_idx = (uint16_t)(queue.avail_idx + queue.ring_size + below(0x8000));
         ((volatile uint16_t *)(uintptr_t)queue.avail)[1] = queue.avail_idx;
+    }
+    if (second) {
+        volatile struct desc *other_table = (volatile struct desc *)(uintptr_t)other.desc;
+        unsigned count = 1 + below(other.ring_size);
+        for (unsigned r = 0; r < count; r++) {
+            build_chain(&other, other_table, other.ring_size, (uint16_t)(r % other.ring_size), 0);
+            queue_publish(&other, (uint16_t)(r % other.ring_size));
+        }
+        notify_queue(device, other.index);
     }
     notify_queue(device, q);
     unsigned rounds = below(chance(50) ? 8 : 200);
