@@ -40,7 +40,12 @@
 #define AREA_HEADERS 0xc000u
 #define MAX_DEVICES 24
 #define MAX_QUEUES 8
-#define LOW_MEMORY_END 0x9f000u /* disposable once the command line is read */
+/* Low memory is disposable once the command line is read, but for its first
+ * 64 KiB: zeroed at the start and never given to a device to write, since a
+ * queue enabled before its addresses are set has its rings at 0, where a
+ * device would read its descriptors from. */
+#define LOW_MEMORY_START 0x10000u
+#define LOW_MEMORY_END 0x9f000u
 
 #define COM1 0x3f8
 #define LINE_STATUS (COM1 + 5)
@@ -420,6 +425,7 @@ static struct {
     uint32_t seconds;
     bool flood;
     bool verbose;
+    bool no_second_cpu;
     uint32_t check_every;
     char skip[256];
     char skip_devices[128];
@@ -516,6 +522,8 @@ static bool parse_command_line(const char *line)
             options.flood = true;
         } else if (starts_with(p, "chaos.verbose=1")) {
             options.verbose = true;
+        } else if (starts_with(p, "chaos.smp=0")) {
+            options.no_second_cpu = true;
 
         } else if (starts_with(p, "chaos.skip=")) {
             copy_word(options.skip, sizeof(options.skip), p + 11);
@@ -682,8 +690,8 @@ static uint64_t pick_address(uint32_t length, bool for_balloon)
             offset &= ~0xfffu;
         return pool + offset;
     }
-    if (kind < 75 && length <= LOW_MEMORY_END)
-        return below(LOW_MEMORY_END - length + 1);
+    if (kind < 75 && length <= LOW_MEMORY_END - LOW_MEMORY_START)
+        return LOW_MEMORY_START + below(LOW_MEMORY_END - LOW_MEMORY_START - length + 1);
     if (kind < 82 && length <= pool_end - pool)
         return pool_end - length; /* ending where the pool does */
     switch (below(8)) {
@@ -697,7 +705,8 @@ static uint64_t pick_address(uint32_t length, bool for_balloon)
     default: {
         /* Anything, but never RAM we did not give out (this image). */
         uint64_t address = interesting64();
-        if (address < ram_top && address >= LOW_MEMORY_END && !(address >= pool && address < pool_end))
+        if (address < ram_top && !(address >= LOW_MEMORY_START && address < LOW_MEMORY_END) &&
+        !(address >= pool && address < pool_end))
             address += ram_top;
         return address;
     }
@@ -725,7 +734,8 @@ static uint64_t safe_address(uint64_t address, uint32_t length, bool for_balloon
     if (end > ram_top && address >= (for_balloon ? lists : arena))
         return address;
     if (for_balloon ? address >= lists && end <= ram_top
-                    : (end <= LOW_MEMORY_END || (address >= pool && end <= pool_end)))
+                    : ((address >= LOW_MEMORY_START && end <= LOW_MEMORY_END) ||
+                       (address >= pool && end <= pool_end)))
         return address;
     if (for_balloon)
         return length <= LISTS_SIZE ? ram_top - length : (uint64_t)ram_top + address;
@@ -1017,7 +1027,7 @@ static void put64(uint8_t *p, uint64_t v)
 static uint32_t balloon_page_number(void)
 {
     switch (below(6)) {
-    case 0: return below(LOW_MEMORY_END >> 12);
+    case 0: return below(LOW_MEMORY_END >> 12); /* discarded, they read as zeros */
     case 1: return (ram_top >> 12) + below(1024);
     case 2: return chance(50) ? 0xffffffff : 0x80000000u + below(1u << 20);
     default: return (pool >> 12) + below((pool_end - pool) >> 12);
@@ -1440,6 +1450,157 @@ static void mutate_rings(struct queue *queue)
     desc_store(&table[i], d, queue->balloon_safe);
 }
 
+/* --- the second CPU ------------------------------------------------------------ */
+
+/* With two vCPUs, the second one races the first at the registers of the
+ * device a virtqueue attack is at: status, queue select, size and enable,
+ * notifications, features, vectors, the ISR and the configuration, while
+ * the first changes the rings and the device works on them.  Only MMIO to
+ * that device's common, notify, ISR and device configuration: no ports
+ * (0xcf8/0xcfc from two CPUs would send the first one's configuration
+ * writes, sanitized, to the second one's offsets), no ring addresses (a
+ * queue enabled before they are set has them at 0, where the first 64 KiB
+ * hold zeros).  Its own generator: which of its writes land when is
+ * timing, so a run with two CPUs is not repeated exactly by its seed. */
+extern const uint8_t chaos_trampoline[], chaos_trampoline_end[];
+static volatile uint32_t ap_started;
+static struct device *volatile ap_target;
+static volatile uint32_t ap_busy;
+static volatile uint32_t ap_operations;
+void chaos_ap_main(void);
+
+static uint32_t ap_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (uint32_t)(x >> 32);
+}
+
+static void ap_poke(struct device *device, uint64_t *state)
+{
+    uint32_t r = ap_random(state), value = ap_random(state);
+    uint32_t common = device->common;
+    switch (r % 12) {
+    case 0:
+        write8(common + COMMON_DEVICE_STATUS,
+               r & 0x100 ? 0 : (uint8_t)(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK |
+                                         STATUS_DRIVER_OK));
+        break;
+    case 1: write8(common + COMMON_DEVICE_STATUS, (uint8_t)value); break;
+    case 2: write16(common + COMMON_QUEUE_SELECT, (uint16_t)(value % (MAX_QUEUES + 2))); break;
+    case 3: write16(common + COMMON_QUEUE_ENABLE, (uint16_t)(value & 1 ? 1 : value)); break;
+    case 4: write16(common + COMMON_QUEUE_SIZE, (uint16_t)(1u << (value % 12))); break;
+    case 5:
+        if ((value % 16) * device->notify_multiplier + 2 <= device->notify_length + 8)
+            write16(device->notify + (value % 16) * device->notify_multiplier, (uint16_t)value);
+        break;
+    case 6: read8(device->isr); break;
+    case 7: read8(common + COMMON_CONFIG_GENERATION); break;
+    case 8:
+        if (device->config_length)
+            read32(device->config + (value % device->config_length & ~3u));
+        break;
+    case 9:
+        write32(common + COMMON_DRIVER_FEATURE_SELECT, value & 1);
+        write32(common + COMMON_DRIVER_FEATURE, ap_random(state));
+        break;
+    case 10:
+        write16(common + (value & 1 ? COMMON_CONFIG_MSIX_VECTOR : COMMON_QUEUE_MSIX_VECTOR),
+                (uint16_t)(value >> 1));
+        break;
+    default: read32(common + (value % COMMON_SIZE & ~3u)); break;
+    }
+}
+
+void chaos_ap_main(void)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint32_t base;
+    } descriptor = {sizeof(idt) - 1, (uint32_t)(uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(descriptor));
+    uint64_t state = options.seed ^ 0x5bd1e9955bd1e995ull;
+    if (!state)
+        state = 1;
+    ap_started = 1;
+    for (;;) {
+        /* Busy first, then the target: with the first CPU's target first,
+         * then busy, one of the two always sees the other (ap_stop). */
+        ap_busy = 1;
+        memory_barrier();
+        struct device *device = ap_target;
+        if (device) {
+            for (unsigned i = 0; i < 8; i++)
+                ap_poke(device, &state);
+            ap_operations++;
+        }
+        ap_busy = 0;
+        memory_barrier();
+        if (!device)
+            for (unsigned i = 0; i < 64; i++)
+                __asm__ volatile("pause");
+    }
+}
+
+static void ap_attack(struct device *device)
+{
+    if (ap_started)
+        ap_target = device;
+}
+
+/* The second CPU leaves the device alone before the first resets it (a
+ * reset that the other CPU undoes at once would never read back 0). */
+static void ap_stop(void)
+{
+    if (!ap_started)
+        return;
+    ap_target = NULL;
+    memory_barrier();
+    uint64_t start = now_ms();
+    while (ap_busy && now_ms() - start < 1000)
+        __asm__ volatile("pause");
+}
+
+static uint16_t fw_cfg_cpu_count(void)
+{
+    outw(0x510, 0x05); /* FW_CFG_NB_CPUS */
+    return (uint16_t)(inb(0x511) | inb(0x511) << 8);
+}
+
+static void wait_ms(unsigned ms)
+{
+    uint64_t start = now_ms();
+    while (now_ms() - start < ms)
+        __asm__ volatile("pause");
+}
+
+/* INIT, SIPI, SIPI to local APIC 1, with the trampoline at 0x8000. */
+static void start_second_cpu(void)
+{
+    unsigned cpus = fw_cfg_cpu_count();
+    if (cpus < 2 || options.no_second_cpu)
+        return;
+    uint32_t size = (uint32_t)(chaos_trampoline_end - chaos_trampoline);
+    memcpy((void *)(uintptr_t)0x8000, chaos_trampoline, size);
+    const uint32_t icr_low = 0xfee00300, icr_high = 0xfee00310;
+    write32(icr_high, 1u << 24);
+    write32(icr_low, 0x00004500); /* INIT, assert */
+    wait_ms(10);
+    for (unsigned sipi = 0; sipi < 2 && !ap_started; sipi++) {
+        write32(icr_high, 1u << 24);
+        write32(icr_low, 0x00004600 | 0x08); /* STARTUP at page 0x8 */
+        wait_ms(2);
+    }
+    uint64_t start = now_ms();
+    while (!ap_started && now_ms() - start < 1000)
+        __asm__ volatile("pause");
+    say(ap_started ? "second cpu started: it races the first at the registers"
+                   : "second cpu did not start (of %u)", cpus);
+}
+
 /* --- the attacks ------------------------------------------------------------- */
 
 /* Where a descriptor table may be said to lie: one of the device's own
@@ -1512,6 +1673,7 @@ static void attack_virtqueue(void)
         notify_queue(device, other.index);
     }
     notify_queue(device, q);
+    ap_attack(device);
     unsigned rounds = below(chance(50) ? 8 : 200);
     for (unsigned round = 0; round < rounds; round++) {
         mutate_rings(&queue);
@@ -1559,6 +1721,7 @@ static void attack_virtqueue(void)
     bool reset_after = chance(90);
     while (queue_used_index(&queue) != queue.avail_idx && now_ms() - start < 2)
         __asm__ volatile("pause");
+    ap_stop();
     if (reset_after)
         device_reset(device);
 }
@@ -1589,7 +1752,8 @@ static void attack_common(void)
             /* Writes of addresses in RAM but outside the arena could make a
              * device read its ring from this image: bits from the address. */
             if (device->type != ID_BALLOON && address < ram_top &&
-                !(address >= pool && address < pool_end) && address >= LOW_MEMORY_END)
+                !(address >= pool && address < pool_end) &&
+                !(address >= LOW_MEMORY_START && address < LOW_MEMORY_END))
                 address = pool;
             offset = COMMON_QUEUE_DESC + 8 * below(3) + 4 * below(2);
             if (offset < COMMON_QUEUE_DRIVER)
@@ -2280,6 +2444,11 @@ void chaos_main(uint32_t magic, uint32_t info)
         U64(tsc_per_ms));
     if (magic == 0x2badb002)
         read_memory_map(info);
+    /* The boot structures there (the multiboot memory map names 0x100000)
+     * go: see LOW_MEMORY_START.  By rep stos, since a C store through
+     * address 0 is undefined. */
+    uint32_t destination = 0, words = LOW_MEMORY_START / 4;
+    __asm__ volatile("rep stosl" : "+D"(destination), "+c"(words) : "a"(0) : "memory");
     if (ram_top < 4 * ARENA_SIZE) {
         say_fail("no RAM for the arena (top of RAM 0x%x); give the VM 128 MiB or more", ram_top);
         reset();
@@ -2299,6 +2468,7 @@ void chaos_main(uint32_t magic, uint32_t info)
     }
     if (check_disk && !check_disk_init())
         reset();
+    start_second_cpu();
     if (options.flood) {
         flood_run();
         restore_pci();
@@ -2364,6 +2534,8 @@ void chaos_main(uint32_t magic, uint32_t info)
         if (!failures)
             say("survived %u seconds, %llu attacks, %u checks ok", options.seconds, count, checks_ok);
     }
+    if (ap_started)
+        say("second cpu: %u rounds of register writes", ap_operations);
     if (chaos_nmi_count || chaos_other_vector_count)
         say("nmis %u, other vectors %u", chaos_nmi_count, chaos_other_vector_count);
     if (failures) {

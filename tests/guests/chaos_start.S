@@ -74,6 +74,37 @@ chaos_other_vector:
 	lock incl chaos_other_vector_count
 	iret
 
+/* The second CPU starts here in real mode (INIT/SIPI), from a copy at
+ * 0x8000 (CS 0x800, IP 0): protected mode through our GDT, its own stack,
+ * then chaos_ap_main. */
+	.code16
+	.global chaos_trampoline, chaos_trampoline_end
+chaos_trampoline:
+	cli
+	lgdtl %cs:(trampoline_gdt_descriptor - chaos_trampoline)
+	mov %cr0, %eax
+	or $1, %eax
+	mov %eax, %cr0
+	ljmpl $CODE_SELECTOR, $ap_protected
+trampoline_gdt_descriptor:
+	.word chaos_gdt_end - chaos_gdt - 1
+	.long chaos_gdt
+chaos_trampoline_end:
+	.code32
+ap_protected:
+	mov $DATA_SELECTOR, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %fs
+	mov %eax, %gs
+	mov %eax, %ss
+	mov $ap_stack_top, %esp
+	cld
+	call chaos_ap_main
+4:	cli
+	hlt
+	jmp 4b
+
 	.balign 8
 chaos_gdt:
 	.quad 0
@@ -89,4 +120,8 @@ chaos_gdt_descriptor:
 stack:
 	.skip STACK_SIZE
 stack_top:
+	.balign 16
+ap_stack:
+	.skip 16384
+ap_stack_top:
 	.section .note.GNU-stack, "", @progbits

@@ -61,28 +61,29 @@ chaos_run() {
 }
 
 # A few seeds of a few seconds each, fresh every run (printed; CHAOS_SEEDS="1 2 3" repeats some),
-# one of them with the virtio console.
+# the second with the virtio console, the third with a second vCPU that races the first at the
+# registers of the device under attack.
 test_chaos_guest_attacks_every_device() {
     local seeds=${CHAOS_SEEDS:-"$(chaos_seed) $(chaos_seed) $(chaos_seed)"} seed n=0
     for seed in $seeds; do
         n=$((n + 1))
-        if [ $n = 2 ]; then
-            chaos_run "$seed" 4 --console=virtio
-        else
-            chaos_run "$seed" 4
-        fi
+        case $n in
+        2) chaos_run "$seed" 4 --console=virtio ;;
+        3) chaos_run "$seed" 4 --cpus 2 ;;
+        *) chaos_run "$seed" 4 ;;
+        esac
         [ $current_ok = 1 ] || return
     done
 }
 
-# SIGTERM at a moment drawn from the seed, while the guest attacks: the VMM ends with 143 within
-# 1 s (chaos_timing.py measures it).
+# SIGTERM at a moment drawn from the seed, while the guest attacks with both its vCPUs: the VMM
+# ends with 143 within 1 s (chaos_timing.py measures it).
 test_chaos_stop_within_a_second() {
     local seed=${CHAOS_STOP_SEED:-$(chaos_seed)}
     chaos_images
     # shellcheck disable=SC2046
     timeout -k 5 120 python3 tests/integration/chaos_timing.py stop "$seed" "$out" "$err" \
-        "$guest" --memory 128M $(chaos_devices) -c "chaos.seed=$seed chaos.seconds=120" \
+        "$guest" --cpus 2 --memory 128M $(chaos_devices) -c "chaos.seed=$seed chaos.seconds=120" \
         "$chaos_probe" >"$work/chaos-timing" 2>&1
     status=$?
     sed 's/^/    /' "$work/chaos-timing"
@@ -114,7 +115,7 @@ test_chaos_hostile_ring_keeps_console_and_stop() {
 
 # `make chaos`: long runs, outside `make check`.
 chaos_long() {
-    local seconds=$1 seed=${2:-} left run
+    local seconds=$1 seed=${2:-} left run cpus=2
     if [ -n "$seed" ]; then
         echo "chaos: seed $seed for $seconds s"
         chaos_run "$seed" "$seconds"
@@ -125,8 +126,10 @@ chaos_long() {
         run=${CHAOS_RUN_SECONDS:-60}
         [ "$run" -le "$left" ] || run=$left
         seed=$(chaos_seed)
-        echo "chaos: seed $seed for $run s ($left s left)"
-        chaos_run "$seed" "$run"
+        # Every other run with the second vCPU racing the first.
+        cpus=$((cpus == 2 ? 1 : 2))
+        echo "chaos: seed $seed for $run s, $cpus vCPU(s) ($left s left)"
+        chaos_run "$seed" "$run" --cpus $cpus
         left=$((left - run))
     done
 }
