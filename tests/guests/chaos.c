@@ -431,6 +431,8 @@ static struct {
     char skip_devices[128];
 } options = {.seconds = 10, .check_every = 16};
 
+static void watch(const char *where);
+
 static const char *virtio_name(unsigned type)
 {
     switch (type) {
@@ -1023,22 +1025,63 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Page numbers a balloon may be given: pool pages, low memory, outside RAM. */
-static uint32_t balloon_page_number(void)
+/* Page numbers a balloon may be given.  The device reads a request's
+ * buffers as one stream of bytes, and buffers of odd lengths shift it: page
+ * number 1 read three bytes late is 0x100, this image's first page.  So the
+ * lists hold only a few words whose bytes, taken four at a time in any
+ * order, always make a safe page number (the pool, low memory, or no RAM):
+ * balloon_words_choose checks every such tuple. */
+static uint32_t balloon_words[3];
+static unsigned balloon_word_count;
+
+static bool page_safe(uint32_t page)
 {
-    switch (below(6)) {
-    case 0: return below(LOW_MEMORY_END >> 12); /* discarded, they read as zeros */
-    case 1: return (ram_top >> 12) + below(1024);
-    case 2: return chance(50) ? 0xffffffff : 0x80000000u + below(1u << 20);
-    default: return (pool >> 12) + below((pool_end - pool) >> 12);
+    uint64_t address = (uint64_t)page << 12;
+    return address >= ram_top || address < LOW_MEMORY_END || (address >= pool && address < pool_end);
+}
+
+static bool words_safe(const uint32_t *words, unsigned count)
+{
+    uint8_t bytes[12];
+    unsigned n = 0;
+    for (unsigned w = 0; w < count; w++)
+        for (unsigned b = 0; b < 4; b++)
+            bytes[n++] = (uint8_t)(words[w] >> 8 * b);
+    for (unsigned i = 0; i < n * n * n * n; i++) {
+        unsigned k = i;
+        uint32_t page = 0;
+        for (unsigned b = 0; b < 4; b++, k /= n)
+            page |= (uint32_t)bytes[k % n] << 8 * b;
+        if (!page_safe(page))
+            return false;
+    }
+    return true;
+}
+
+static void balloon_words_choose(void)
+{
+    /* A pool page whose low byte is 0, page 0, and no page at all. */
+    uint32_t pool_page = ((pool >> 12) + 255) & ~255u;
+    const uint32_t choices[][3] = {{pool_page, 0, 0xffffffff}, {pool_page, 0, 0}, {0xffffffff, 0, 0}};
+    for (unsigned c = 0; c < 3; c++) {
+        unsigned count = c == 2 ? 1 : c == 1 ? 2 : 3;
+        if (words_safe(choices[c], count)) {
+            memcpy(balloon_words, choices[c], sizeof(balloon_words));
+            balloon_word_count = count;
+            return;
+        }
     }
 }
 
-static void fill_balloon_pages(uint8_t *p, uint32_t length, bool contiguous)
+static uint32_t balloon_page_number(void)
 {
-    uint32_t page = balloon_page_number();
+    return balloon_words[below(balloon_word_count)];
+}
+
+static void fill_balloon_pages(uint8_t *p, uint32_t length)
+{
     for (uint32_t i = 0; i + 4 <= length; i += 4)
-        put32(p + i, contiguous ? page + i / 4 : balloon_page_number());
+        put32(p + i, balloon_page_number());
 }
 
 /* A GPU command: the types the device knows, with resource ids that make
@@ -1186,7 +1229,7 @@ static uint32_t request_header(struct queue *queue, uint8_t *p)
             }
             return chance(70) ? 10 * (1 + below(20)) : below(200);
         }
-        fill_balloon_pages(p, length, chance(50));
+        fill_balloon_pages(p, length);
         return length;
     }
     case ID_NET:
@@ -1547,7 +1590,9 @@ void chaos_ap_main(void)
 
 static void ap_attack(struct device *device)
 {
-    if (ap_started)
+    /* Not the balloon: its queue select and enable are the first CPU's
+     * alone (see attack_common). */
+    if (ap_started && device->type != ID_BALLOON)
         ap_target = device;
 }
 
@@ -1607,8 +1652,12 @@ static void start_second_cpu(void)
  * (any queue's: we wrote every entry), or nowhere in RAM. */
 static uint64_t table_address(const struct device *device)
 {
+    /* The balloon's: only the inflate and deflate queues' tables, whose
+     * descriptors name only the lists; its statistics queue's name the
+     * pool, whose contents an inflate queue would take for page numbers
+     * (a small number of a response, 0x100, is this image's first page). */
     if (chance(80))
-        return queue_area(device, below(MAX_QUEUES));
+        return queue_area(device, device->type == ID_BALLOON ? below(2) : below(MAX_QUEUES));
     return (uint64_t)ram_top << below(8);
 }
 
@@ -1636,6 +1685,9 @@ static void attack_virtqueue(void)
     struct queue queue;
     bool well_formed = chance(75);
     queue_setup(&queue, device, q, well_formed);
+    if (options.verbose)
+        say("  %s queue %u size %u%s, features 0x%08x%08x", device->name, q, queue.size,
+            well_formed ? "" : " (rings misshapen or not)", high, low);
     struct queue other;
     bool second = false;
     if (device->type == ID_NET && q == 1 && chance(80)) {
@@ -1648,14 +1700,17 @@ static void attack_virtqueue(void)
         queue_setup(&other, device, (q + 1) % device->queue_count, true);
         second = true;
     }
+    watch("after the queue set-up");
     write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                       STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    watch("after DRIVER_OK");
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue.desc;
     unsigned requests = 1 + below(chance(70) ? 8 : queue.ring_size);
     uint16_t head = 0;
     for (unsigned r = 0; r < requests; r++) {
         build_chain(&queue, table, queue.ring_size, head, 0);
         queue_publish(&queue, chance(95) ? head : (uint16_t)random32());
+        watch("after a request");
         head = (uint16_t)((head + 1 + below(4)) % queue.ring_size);
     }
     if (chance(5)) {
@@ -1674,6 +1729,8 @@ static void attack_virtqueue(void)
     }
     notify_queue(device, q);
     ap_attack(device);
+    if (options.verbose)
+        say("  %u requests published%s", requests, second ? ", and a second queue's" : "");
     unsigned rounds = below(chance(50) ? 8 : 200);
     for (unsigned round = 0; round < rounds; round++) {
         mutate_rings(&queue);
@@ -1692,7 +1749,10 @@ static void attack_virtqueue(void)
                 notify_queue(device, q);
                 break;
             }
-            case 1: write16(device->common + COMMON_QUEUE_ENABLE, (uint16_t)interesting32()); break;
+            case 1:
+                write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q); /* see attack_common */
+                write16(device->common + COMMON_QUEUE_ENABLE, (uint16_t)interesting32());
+                break;
             case 2:
                 write32(device->common + COMMON_DRIVER_FEATURE_SELECT, below(3));
                 write32(device->common + COMMON_DRIVER_FEATURE, random32());
@@ -1761,6 +1821,13 @@ static void attack_common(void)
             value = (offset & 4) ? (uint32_t)(address >> 32) : (uint32_t)address;
             width = 4;
         }
+        /* A balloon queue enabled before its addresses are set reads its
+         * rings at 0, where other devices' used rings (at 0 for the same
+         * reason) hold small numbers, 0x100 among them: page lists naming
+         * this image.  Its queues are enabled only by queue_setup. */
+        if (device->type == ID_BALLOON && offset < COMMON_QUEUE_ENABLE + 2 &&
+            offset + width > COMMON_QUEUE_ENABLE)
+            continue;
         write_width(device->common + offset, width, value);
     }
     if (chance(50))
@@ -2392,6 +2459,24 @@ static void flood_run(void)
  * attack, before the damage runs into the code. */
 extern const uint8_t __image_start[], __image_end[];
 
+/* In verbose runs, the image's first page (entry, stubs, GDT) is compared
+ * with a copy at points inside the attacks too, to name the step that
+ * changed it. */
+static uint8_t first_page_copy[4096];
+
+static void watch(const char *where)
+{
+    if (!options.verbose)
+        return;
+    const volatile uint8_t *page = (const volatile uint8_t *)__image_start;
+    for (unsigned i = 0; i < 4096; i++)
+        if (page[i] != first_page_copy[i]) {
+            say_fail("%s: the image's first page changed at offset 0x%x (0x%02x, was 0x%02x)",
+                     where, i, page[i], first_page_copy[i]);
+            reset();
+        }
+}
+
 static uint32_t image_sum(void)
 {
     uint32_t sum = 0x811c9dc5;
@@ -2459,7 +2544,8 @@ void chaos_main(uint32_t magic, uint32_t info)
     lists = ram_top - LISTS_SIZE;
     pool_end = protected_area;
     /* The lists start out as page numbers a balloon may be given. */
-    fill_balloon_pages((uint8_t *)(uintptr_t)lists, LISTS_SIZE, false);
+    balloon_words_choose();
+    fill_balloon_pages((uint8_t *)(uintptr_t)lists, LISTS_SIZE);
     say("arena 0x%x-0x%x pool 0x%x-0x%x", arena, ram_top, pool, pool_end);
     discover();
     if (attackable_count == 0) {
@@ -2483,6 +2569,7 @@ void chaos_main(uint32_t magic, uint32_t info)
             reset();
         }
         uint32_t image_expected = image_sum();
+        memcpy(first_page_copy, __image_start, 4096);
         uint64_t start = now_ms(), deadline = start + (uint64_t)options.seconds * 1000;
         uint64_t last_heartbeat = start;
         unsigned long long count = 0;
