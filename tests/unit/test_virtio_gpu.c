@@ -860,7 +860,7 @@ static void test_set_scanout_errors(void **state)
     assert_int_equal(fixture->gpu->scanout.width, 8);
 }
 
-/* A 16 MiB transfer is done in pieces of a turn each (8 MiB), the same
+/* A 16 MiB transfer is done in pieces of a turn each (8 MiB or 2 ms), the same
  * chain taken again in between, with every row in place at the end.  The
  * backing is 1024 entries over one 16 KiB row of guest memory. */
 static void test_big_transfer_takes_turns(void **state)
@@ -874,7 +874,9 @@ static void test_big_transfer_takes_turns(void **state)
     assert_int_equal(create(fixture, 1, B8G8R8X8, width, height), OK_NODATA);
     assert_int_equal(attach(fixture, 1, entries, height), OK_NODATA);
     assert_int_equal(transfer(fixture, 1, 0, 0, width, height, 0), OK_NODATA);
-    assert_int_equal(fixture->turns, 2);
+    /* At most 8 MiB a turn, and at most 2 ms: two turns or more. */
+    print_message("a 16 MiB transfer took %u turns\n", fixture->turns);
+    assert_true(fixture->turns >= 2);
     const uint32_t *pixels = (const uint32_t *)fixture->gpu->resources[0]->pixels;
     for (uint32_t y = 0; y < height; y += 511)
         for (uint32_t x = 0; x < width; x += 1365)
