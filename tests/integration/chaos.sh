@@ -98,7 +98,8 @@ test_chaos_stop_within_a_second() {
 # resource, 64 MiB of entropy), re-posted as they complete, while it echoes the UART.  A byte on
 # the VMM's stdin comes back within 100 ms, and SIGTERM ends the VMM within 1 s.
 test_chaos_hostile_ring_keeps_console_and_stop() {
-    local seed=$(chaos_seed)
+    local seed
+    seed=$(chaos_seed)
     chaos_images
     # shellcheck disable=SC2046
     timeout -k 5 120 python3 tests/integration/chaos_timing.py echo "$seed" "$out" "$err" \
@@ -137,7 +138,7 @@ chaos_long() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     # On its own: the helpers run-all would have given.
     set -u
-    cd "$(dirname "$0")/../.."
+    cd "$(dirname "$0")/../.." || exit 1
     guest=${GUEST_BINARY:-build/guest-asan}
     work=$(mktemp -d "${TMPDIR:-/tmp}/guest-chaos.XXXXXX")
     trap 'rm -rf "$work"' EXIT
