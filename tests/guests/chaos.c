@@ -837,8 +837,13 @@ static void notify_queue(struct device *device, unsigned q)
         write16(address, (uint16_t)q);
 }
 
+/* The longest a reset and a well-behaved read took: a vCPU kept waiting on
+ * a register is the VMM's liveness too. */
+static uint32_t longest_reset_ms, longest_check_ms;
+
 static void device_reset(struct device *device)
 {
+    uint64_t began = now_ms();
     write8(device->common + COMMON_DEVICE_STATUS, 0);
     /* A reset waits for a request in progress; the status reads 0 once it
      * is done (4.1.4.3.2).  Bounded: a device that never comes back is a
@@ -850,6 +855,8 @@ static void device_reset(struct device *device)
             return;
         }
     }
+    if (now_ms() - began > longest_reset_ms)
+        longest_reset_ms = (uint32_t)(now_ms() - began);
 }
 
 /* Drives the status machine to FEATURES_OK with `features` (two words). */
@@ -2277,6 +2284,8 @@ static bool check_read(uint32_t sector)
     }
     memory_barrier();
     check_last_used++;
+    if (now_ms() - start > longest_check_ms)
+        longest_check_ms = (uint32_t)(now_ms() - start);
     if (check_status != 0) {
         say_fail("check: the well-behaved disk's read of sector %u has status %u", sector,
                  check_status);
@@ -2623,6 +2632,7 @@ void chaos_main(uint32_t magic, uint32_t info)
     }
     if (ap_started)
         say("second cpu: %u rounds of register writes", ap_operations);
+    say("longest reset %u ms, longest well-behaved read %u ms", longest_reset_ms, longest_check_ms);
     if (chaos_nmi_count || chaos_other_vector_count)
         say("nmis %u, other vectors %u", chaos_nmi_count, chaos_other_vector_count);
     if (failures) {

@@ -44,7 +44,7 @@ chaos_verdict() {
     check "the well-behaved disk was checked (at least twice)" \
         [ "$(grep -c '^chaos: check [0-9]* ok' "$clean")" -ge 2 ]
     check "the guest survived to its end" grep -q '^chaos: survived .* checks ok$' "$clean"
-    sed -n 's/^chaos: \(survived .*\)/    seed '"$seed"': \1/p' "$clean"
+    sed -n 's/^chaos: \(survived .*\)/    seed '"$seed"': \1/p; s/^chaos: \(longest .*\)/      \1/p' "$clean"
 }
 
 # chaos_run SEED SECONDS [EXTRA OPTIONS...]: one attack run; its verdict.
