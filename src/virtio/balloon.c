@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -28,8 +27,6 @@
  * promise. */
 #define MAX_PAGES_PER_REQUEST 4096
 #define MAX_STATS 64
-/* How long one turn of the inflate queue may spend releasing pages. */
-#define INFLATE_TURN_NS 2000000
 
 #define STAT_MEMFREE 4
 #define STAT_AVAILABLE 6
@@ -76,13 +73,6 @@ static void virtio_balloon_release(struct virtio_balloon *balloon, uint64_t pfn,
     balloon->pages_released += count;
 }
 
-static uint64_t virtio_balloon_now_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain *chain)
 {
     struct virtio_balloon *balloon = device->opaque;
@@ -94,14 +84,14 @@ uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain
     }
     /* An madvise that gives back a page the guest used costs the host an
      * invalidation in KVM's page tables: from some microseconds to half a
-     * millisecond (PVM), so a request is released INFLATE_TURN_NS at a time,
+     * millisecond (PVM), so a request is released VIRTIO_TURN_NS at a time,
      * going on where it stopped when the same chain comes back. */
     uint64_t offset = 0;
     if (balloon->inflate_in_progress.active && balloon->inflate_in_progress.head == chain->head &&
         balloon->inflate_in_progress.bytes == bytes)
         offset = balloon->inflate_in_progress.offset;
     balloon->inflate_in_progress.active = false;
-    uint64_t deadline = virtio_balloon_now_ns() + INFLATE_TURN_NS;
+    uint64_t deadline = virtio_now_ns() + VIRTIO_TURN_NS;
     /* Runs of consecutive page numbers go to madvise together. */
     uint64_t run_start = 0, run_length = 0;
     for (; offset + 4 <= bytes; offset += 4) {
@@ -113,7 +103,7 @@ uint32_t virtio_balloon_inflate(struct virtio_device *device, struct virtq_chain
         }
         if (run_length) {
             virtio_balloon_release(balloon, run_start, run_length);
-            if (virtio_balloon_now_ns() >= deadline) {
+            if (virtio_now_ns() >= deadline) {
                 balloon->inflate_in_progress.active = true;
                 balloon->inflate_in_progress.head = chain->head;
                 balloon->inflate_in_progress.bytes = bytes;

@@ -12,15 +12,13 @@
 
 #define VIRTIO_CORE_FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC)
 
-/* One turn on a queue serves at most this many requests, for at most this
- * long (checked between requests), before the queue is rung again and the
- * thread goes back to everything else it serves.  A full ring of small
- * requests fits in a turn; 2 ms keeps terminal input and a stop well under
- * the 100 ms a person notices even behind a guest that keeps rings full. */
+/* One turn on a queue serves at most this many requests (and VIRTIO_TURN_NS,
+ * checked between requests), before the queue is rung again and the thread
+ * goes back to everything else it serves.  A full ring of small requests
+ * fits in a turn. */
 #define VIRTIO_TURN_REQUESTS 256
-#define VIRTIO_TURN_NS 2000000
 
-static uint64_t virtio_now_ns(void)
+uint64_t virtio_now_ns(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

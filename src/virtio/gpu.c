@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 
@@ -101,18 +100,10 @@ _Static_assert(sizeof(struct gpu_transfer_to_host_2d) <=
                "a transfer in progress keeps its request");
 
 /* What a transfer copies in one turn of the control queue: at most 8 MiB
- * and 2 ms (8 MiB is some 4 ms here, but far more in the nested test host
- * or under a sanitizer); and the answer of a command that is not done yet
- * (not a virtio code). */
+ * and VIRTIO_TURN_NS (8 MiB is some 4 ms here, far more in the nested test
+ * host or under a sanitizer); and the answer of a command that is not done
+ * yet (not a virtio code). */
 #define TRANSFER_TURN_BYTES (8u << 20)
-#define TRANSFER_TURN_NS 2000000
-
-static uint64_t virtio_gpu_now_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 #define RESP_LATER UINT32_MAX
 
 struct __attribute__((packed)) gpu_attach_backing {
@@ -603,12 +594,12 @@ static uint32_t virtio_gpu_transfer_to_host_2d(struct virtio_gpu *gpu,
         !memcmp(gpu->transfer_in_progress.request, transfer, sizeof(*transfer)))
         row = gpu->transfer_in_progress.next_row;
     gpu->transfer_in_progress.active = false;
-    uint64_t budget = TRANSFER_TURN_BYTES, deadline = virtio_gpu_now_ns() + TRANSFER_TURN_NS;
+    uint64_t budget = TRANSFER_TURN_BYTES, deadline = virtio_now_ns() + VIRTIO_TURN_NS;
     uint32_t entry = 0;
     uint64_t entry_start = 0;
     for (uint32_t done = 0; row < rect->height; row++, done++) {
         /* The time is looked at every 16 rows (at most 1 MiB). */
-        if (budget < row_bytes || (done % 16 == 15 && virtio_gpu_now_ns() >= deadline)) {
+        if (budget < row_bytes || (done % 16 == 15 && virtio_now_ns() >= deadline)) {
             gpu->transfer_in_progress.active = true;
             gpu->transfer_in_progress.head = chain->head;
             memcpy(gpu->transfer_in_progress.request, transfer, sizeof(*transfer));
