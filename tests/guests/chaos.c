@@ -329,65 +329,29 @@ static void pci_write16(unsigned slot, unsigned offset, uint16_t value)
 static void pci_write_width(unsigned slot, unsigned offset, unsigned width, uint32_t value)
 {
     outl(PCI_ADDRESS_PORT, pci_address(slot, offset));
-    uint16_t port = (uint16_t)(PCI_DATA_PORT + (offset & 3));
-    if (width == 1)
-        outb(port, (uint8_t)value);
-    else if (width == 2)
-        outw(port, (uint16_t)value);
-    else
-        outl(port, value);
+    port_write_width((uint16_t)(PCI_DATA_PORT + (offset & 3)), width, value);
 }
 
 static uint32_t pci_read_width(unsigned slot, unsigned offset, unsigned width)
 {
     outl(PCI_ADDRESS_PORT, pci_address(slot, offset));
-    uint16_t port = (uint16_t)(PCI_DATA_PORT + (offset & 3));
-    return width == 1 ? inb(port) : width == 2 ? inw(port) : inl(port);
-}
-
-static uint8_t read8(uint32_t address)
-{
-    return *(volatile uint8_t *)(uintptr_t)address;
-}
-static uint16_t read16(uint32_t address)
-{
-    return *(volatile uint16_t *)(uintptr_t)address;
-}
-static uint32_t read32(uint32_t address)
-{
-    return *(volatile uint32_t *)(uintptr_t)address;
-}
-static void write8(uint32_t address, uint8_t value)
-{
-    *(volatile uint8_t *)(uintptr_t)address = value;
-}
-static void write16(uint32_t address, uint16_t value)
-{
-    *(volatile uint16_t *)(uintptr_t)address = value;
-}
-static void write32(uint32_t address, uint32_t value)
-{
-    *(volatile uint32_t *)(uintptr_t)address = value;
-}
-static void write64(uint32_t address, uint64_t value)
-{
-    write32(address, (uint32_t)value);
-    write32(address + 4, (uint32_t)(value >> 32));
+    return port_read_width((uint16_t)(PCI_DATA_PORT + (offset & 3)), width);
 }
 
 static void write_width(uint32_t address, unsigned width, uint32_t value)
 {
     if (width == 1)
-        write8(address, (uint8_t)value);
+        mmio_write8(address, (uint8_t)value);
     else if (width == 2)
-        write16(address, (uint16_t)value);
+        mmio_write16(address, (uint16_t)value);
     else
-        write32(address, value);
+        mmio_write32(address, value);
 }
 
 static uint32_t read_width(uint32_t address, unsigned width)
 {
-    return width == 1 ? read8(address) : width == 2 ? read16(address) : read32(address);
+    return width == 1 ? mmio_read8(address) : width == 2 ? mmio_read16(address)
+                                                        : mmio_read32(address);
 }
 
 static unsigned random_width(void)
@@ -579,16 +543,16 @@ static void discover_virtio(struct device *device)
         offset = header >> 8 & 0xfc;
     }
     if (device->common) {
-        device->queue_count = read16(device->common + COMMON_NUM_QUEUES);
+        device->queue_count = mmio_read16(device->common + COMMON_NUM_QUEUES);
         if (device->queue_count > MAX_QUEUES)
             device->queue_count = MAX_QUEUES;
         for (unsigned q = 0; q < device->queue_count; q++) {
-            write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q);
-            device->queue_max[q] = read16(device->common + COMMON_QUEUE_SIZE);
+            mmio_write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q);
+            device->queue_max[q] = mmio_read16(device->common + COMMON_QUEUE_SIZE);
         }
         for (unsigned word = 0; word < 2; word++) {
-            write32(device->common + COMMON_DEVICE_FEATURE_SELECT, word);
-            device->features[word] = read32(device->common + COMMON_DEVICE_FEATURE);
+            mmio_write32(device->common + COMMON_DEVICE_FEATURE_SELECT, word);
+            device->features[word] = mmio_read32(device->common + COMMON_DEVICE_FEATURE);
         }
     }
 }
@@ -834,7 +798,7 @@ static void notify_queue(struct device *device, unsigned q)
 {
     uint32_t address = device->notify + q * device->notify_multiplier;
     if (q * device->notify_multiplier + 2 <= device->notify_length)
-        write16(address, (uint16_t)q);
+        mmio_write16(address, (uint16_t)q);
 }
 
 /* The longest a reset and a well-behaved read took: a vCPU kept waiting on
@@ -844,12 +808,12 @@ static uint32_t longest_reset_ms, longest_check_ms;
 static void device_reset(struct device *device)
 {
     uint64_t began = now_ms();
-    write8(device->common + COMMON_DEVICE_STATUS, 0);
+    mmio_write8(device->common + COMMON_DEVICE_STATUS, 0);
     /* A reset waits for a request in progress; the status reads 0 once it
      * is done (4.1.4.3.2).  Bounded: a device that never comes back is a
      * finding, reported by the caller's checks, not a hang of ours. */
     uint64_t start = now_ms();
-    while (read8(device->common + COMMON_DEVICE_STATUS) != 0) {
+    while (mmio_read8(device->common + COMMON_DEVICE_STATUS) != 0) {
         if (now_ms() - start > 2000) {
             say_fail("%s at slot %u: reset not done after 2 s", device->name, device->slot);
             return;
@@ -863,13 +827,13 @@ static void device_reset(struct device *device)
 static void device_negotiate(struct device *device, uint32_t low, uint32_t high)
 {
     device_reset(device);
-    write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE);
-    write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-    write32(device->common + COMMON_DRIVER_FEATURE_SELECT, 0);
-    write32(device->common + COMMON_DRIVER_FEATURE, low);
-    write32(device->common + COMMON_DRIVER_FEATURE_SELECT, 1);
-    write32(device->common + COMMON_DRIVER_FEATURE, high);
-    write8(device->common + COMMON_DEVICE_STATUS,
+    mmio_write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE);
+    mmio_write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    mmio_write32(device->common + COMMON_DRIVER_FEATURE_SELECT, 0);
+    mmio_write32(device->common + COMMON_DRIVER_FEATURE, low);
+    mmio_write32(device->common + COMMON_DRIVER_FEATURE_SELECT, 1);
+    mmio_write32(device->common + COMMON_DRIVER_FEATURE, high);
+    mmio_write8(device->common + COMMON_DEVICE_STATUS,
            STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
 }
 
@@ -952,13 +916,13 @@ static void queue_setup(struct queue *queue, struct device *device, unsigned q, 
     memset((void *)(uintptr_t)queue->avail, 0, 6u + 2u * queue->ring_size);
     memset((void *)(uintptr_t)queue->used, 0, 6u + 8u * queue->ring_size);
     uint32_t common = device->common;
-    write16(common + COMMON_QUEUE_SELECT, (uint16_t)q);
-    write16(common + COMMON_QUEUE_SIZE, queue->size);
-    write64(common + COMMON_QUEUE_DESC, desc);
-    write64(common + COMMON_QUEUE_DRIVER, avail);
-    write64(common + COMMON_QUEUE_DEVICE, used);
-    write16(common + COMMON_QUEUE_MSIX_VECTOR, chance(80) ? (uint16_t)q : (uint16_t)interesting32());
-    write16(common + COMMON_QUEUE_ENABLE, 1);
+    mmio_write16(common + COMMON_QUEUE_SELECT, (uint16_t)q);
+    mmio_write16(common + COMMON_QUEUE_SIZE, queue->size);
+    mmio_write64(common + COMMON_QUEUE_DESC, desc);
+    mmio_write64(common + COMMON_QUEUE_DRIVER, avail);
+    mmio_write64(common + COMMON_QUEUE_DEVICE, used);
+    mmio_write16(common + COMMON_QUEUE_MSIX_VECTOR, chance(80) ? (uint16_t)q : (uint16_t)interesting32());
+    mmio_write16(common + COMMON_QUEUE_ENABLE, 1);
 }
 
 static void queue_publish(struct queue *queue, uint16_t head)
@@ -1538,33 +1502,33 @@ static void ap_poke(struct device *device, uint64_t *state)
     uint32_t common = device->common;
     switch (r % 12) {
     case 0:
-        write8(common + COMMON_DEVICE_STATUS,
+        mmio_write8(common + COMMON_DEVICE_STATUS,
                r & 0x100 ? 0 : (uint8_t)(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK |
                                          STATUS_DRIVER_OK));
         break;
-    case 1: write8(common + COMMON_DEVICE_STATUS, (uint8_t)value); break;
-    case 2: write16(common + COMMON_QUEUE_SELECT, (uint16_t)(value % (MAX_QUEUES + 2))); break;
-    case 3: write16(common + COMMON_QUEUE_ENABLE, (uint16_t)(value & 1 ? 1 : value)); break;
-    case 4: write16(common + COMMON_QUEUE_SIZE, (uint16_t)(1u << (value % 12))); break;
+    case 1: mmio_write8(common + COMMON_DEVICE_STATUS, (uint8_t)value); break;
+    case 2: mmio_write16(common + COMMON_QUEUE_SELECT, (uint16_t)(value % (MAX_QUEUES + 2))); break;
+    case 3: mmio_write16(common + COMMON_QUEUE_ENABLE, (uint16_t)(value & 1 ? 1 : value)); break;
+    case 4: mmio_write16(common + COMMON_QUEUE_SIZE, (uint16_t)(1u << (value % 12))); break;
     case 5:
         if ((value % 16) * device->notify_multiplier + 2 <= device->notify_length + 8)
-            write16(device->notify + (value % 16) * device->notify_multiplier, (uint16_t)value);
+            mmio_write16(device->notify + (value % 16) * device->notify_multiplier, (uint16_t)value);
         break;
-    case 6: read8(device->isr); break;
-    case 7: read8(common + COMMON_CONFIG_GENERATION); break;
+    case 6: mmio_read8(device->isr); break;
+    case 7: mmio_read8(common + COMMON_CONFIG_GENERATION); break;
     case 8:
         if (device->config_length)
-            read32(device->config + (value % device->config_length & ~3u));
+            mmio_read32(device->config + (value % device->config_length & ~3u));
         break;
     case 9:
-        write32(common + COMMON_DRIVER_FEATURE_SELECT, value & 1);
-        write32(common + COMMON_DRIVER_FEATURE, ap_random(state));
+        mmio_write32(common + COMMON_DRIVER_FEATURE_SELECT, value & 1);
+        mmio_write32(common + COMMON_DRIVER_FEATURE, ap_random(state));
         break;
     case 10:
-        write16(common + (value & 1 ? COMMON_CONFIG_MSIX_VECTOR : COMMON_QUEUE_MSIX_VECTOR),
+        mmio_write16(common + (value & 1 ? COMMON_CONFIG_MSIX_VECTOR : COMMON_QUEUE_MSIX_VECTOR),
                 (uint16_t)(value >> 1));
         break;
-    default: read32(common + (value % COMMON_SIZE & ~3u)); break;
+    default: mmio_read32(common + (value % COMMON_SIZE & ~3u)); break;
     }
 }
 
@@ -1641,12 +1605,12 @@ static void start_second_cpu(void)
     uint32_t size = (uint32_t)(chaos_trampoline_end - chaos_trampoline);
     memcpy((void *)(uintptr_t)0x8000, chaos_trampoline, size);
     const uint32_t icr_low = 0xfee00300, icr_high = 0xfee00310;
-    write32(icr_high, 1u << 24);
-    write32(icr_low, 0x00004500); /* INIT, assert */
+    mmio_write32(icr_high, 1u << 24);
+    mmio_write32(icr_low, 0x00004500); /* INIT, assert */
     wait_ms(10);
     for (unsigned sipi = 0; sipi < 2 && !ap_started; sipi++) {
-        write32(icr_high, 1u << 24);
-        write32(icr_low, 0x00004600 | 0x08); /* STARTUP at page 0x8 */
+        mmio_write32(icr_high, 1u << 24);
+        mmio_write32(icr_low, 0x00004600 | 0x08); /* STARTUP at page 0x8 */
         wait_ms(2);
     }
     uint64_t start = now_ms();
@@ -1711,7 +1675,7 @@ static void attack_virtqueue(void)
         second = true;
     }
     watch("after the queue set-up");
-    write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
+    mmio_write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                       STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     watch("after DRIVER_OK");
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue.desc;
@@ -1748,25 +1712,25 @@ static void attack_virtqueue(void)
             notify_queue(device, chance(90) ? q : below(16));
         if (chance(2)) {
             switch (below(7)) {
-            case 0: write8(device->common + COMMON_DEVICE_STATUS, 0); break; /* reset mid-request */
+            case 0: mmio_write8(device->common + COMMON_DEVICE_STATUS, 0); break; /* reset mid-request */
             case 6: { /* the BAR moved away under the device, a notify there, and back */
                 uint32_t away = PCI_WINDOW_START + (below((PCI_WINDOW_END - PCI_WINDOW_START) >> 15) << 15);
                 pci_write32(device->slot, 0x10, away);
                 if (chance(50))
-                    write16(away + (device->notify - device->bar0) + q * device->notify_multiplier,
+                    mmio_write16(away + (device->notify - device->bar0) + q * device->notify_multiplier,
                             (uint16_t)q);
                 pci_write32(device->slot, 0x10, device->bar0);
                 notify_queue(device, q);
                 break;
             }
             case 1:
-                write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q); /* see attack_common */
-                write16(device->common + COMMON_QUEUE_ENABLE, (uint16_t)interesting32());
+                mmio_write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q); /* see attack_common */
+                mmio_write16(device->common + COMMON_QUEUE_ENABLE, (uint16_t)interesting32());
                 break;
             case 2:
-                write32(device->common + COMMON_DRIVER_FEATURE_SELECT, below(3));
-                write32(device->common + COMMON_DRIVER_FEATURE, random32());
-                write8(device->common + COMMON_DEVICE_STATUS,
+                mmio_write32(device->common + COMMON_DRIVER_FEATURE_SELECT, below(3));
+                mmio_write32(device->common + COMMON_DRIVER_FEATURE, random32());
+                mmio_write8(device->common + COMMON_DEVICE_STATUS,
                        (uint8_t)(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK |
                                  (chance(50) ? STATUS_DRIVER_OK : 0)));
                 break;
@@ -1775,11 +1739,11 @@ static void attack_virtqueue(void)
                 notify_queue(device, q);
                 pci_write16(device->slot, 0x04, PCI_COMMAND_MEMORY | PCI_COMMAND_BUS_MASTER);
                 break;
-            case 4: write8(device->common + COMMON_DEVICE_STATUS, (uint8_t)random32()); break;
+            case 4: mmio_write8(device->common + COMMON_DEVICE_STATUS, (uint8_t)random32()); break;
             default: /* the queue re-set while enabled */
-                write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q);
-                write16(device->common + COMMON_QUEUE_SIZE, (uint16_t)interesting32());
-                write64(device->common + COMMON_QUEUE_DESC, table_address(device));
+                mmio_write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)q);
+                mmio_write16(device->common + COMMON_QUEUE_SIZE, (uint16_t)interesting32());
+                mmio_write64(device->common + COMMON_QUEUE_DESC, table_address(device));
                 break;
             }
         }
@@ -1854,19 +1818,19 @@ static void attack_features(void)
     unsigned count = 1 + below(16);
     for (unsigned i = 0; i < count; i++) {
         switch (below(6)) {
-        case 0: write32(common + COMMON_DRIVER_FEATURE_SELECT, interesting32()); break;
-        case 1: write32(common + COMMON_DRIVER_FEATURE, interesting32()); break;
-        case 2: write32(common + COMMON_DEVICE_FEATURE_SELECT, interesting32()); break;
-        case 3: read32(common + COMMON_DEVICE_FEATURE); break;
-        case 4: write8(common + COMMON_DEVICE_STATUS, (uint8_t)(below(16) | (chance(10) ? 0xc0 : 0))); break;
-        default: read8(common + COMMON_DEVICE_STATUS); break;
+        case 0: mmio_write32(common + COMMON_DRIVER_FEATURE_SELECT, interesting32()); break;
+        case 1: mmio_write32(common + COMMON_DRIVER_FEATURE, interesting32()); break;
+        case 2: mmio_write32(common + COMMON_DEVICE_FEATURE_SELECT, interesting32()); break;
+        case 3: mmio_read32(common + COMMON_DEVICE_FEATURE); break;
+        case 4: mmio_write8(common + COMMON_DEVICE_STATUS, (uint8_t)(below(16) | (chance(10) ? 0xc0 : 0))); break;
+        default: mmio_read8(common + COMMON_DEVICE_STATUS); break;
         }
     }
     if (chance(30)) {
         /* DRIVER_OK with queues half set up, then the same queue again. */
         struct queue queue;
         queue_setup(&queue, device, below(device->queue_count ? device->queue_count : 1), chance(50));
-        write8(common + COMMON_DEVICE_STATUS, (uint8_t)(STATUS_ACKNOWLEDGE | STATUS_DRIVER |
+        mmio_write8(common + COMMON_DEVICE_STATUS, (uint8_t)(STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                         STATUS_DRIVER_OK));
         notify_queue(device, queue.index);
         queue_setup(&queue, device, queue.index, true);
@@ -1883,9 +1847,9 @@ static void attack_device_config(void)
     for (unsigned i = 0; i < count; i++) {
         unsigned width = random_width();
         switch (below(5)) {
-        case 0: read8(device->isr); break;
+        case 0: mmio_read8(device->isr); break;
         case 1: write_width(device->isr + below(8), width, interesting32()); break;
-        case 2: read8(device->common + COMMON_CONFIG_GENERATION); break;
+        case 2: mmio_read8(device->common + COMMON_CONFIG_GENERATION); break;
         case 3:
             read_width(device->config + below(device->config_length + 16), width);
             break;
@@ -1930,10 +1894,10 @@ static void attack_msix(void)
     for (unsigned i = 0; i < count; i++) {
         uint32_t entry = device->msix_table + 16 * below(device->msix_vectors + 2);
         switch (below(8)) {
-        case 0: write32(entry, chance(80) ? 0xfee00000u | below(0x100000) : interesting32()); break;
-        case 1: write32(entry + 4, chance(80) ? 0 : interesting32()); break;
-        case 2: write32(entry + 8, msix_safe_data(interesting32())); break;
-        case 3: write32(entry + 12, interesting32()); break;
+        case 0: mmio_write32(entry, chance(80) ? 0xfee00000u | below(0x100000) : interesting32()); break;
+        case 1: mmio_write32(entry + 4, chance(80) ? 0 : interesting32()); break;
+        case 2: mmio_write32(entry + 8, msix_safe_data(interesting32())); break;
+        case 3: mmio_write32(entry + 12, interesting32()); break;
         case 4: read_width(device->pba + below(16), random_width()); break;
         case 5: write_width(device->pba + below(16), random_width(), interesting32()); break;
         case 6: {
@@ -1942,10 +1906,10 @@ static void attack_msix(void)
             break;
         }
         default:
-            write16(device->common + (chance(50) ? COMMON_CONFIG_MSIX_VECTOR : COMMON_QUEUE_MSIX_VECTOR),
+            mmio_write16(device->common + (chance(50) ? COMMON_CONFIG_MSIX_VECTOR : COMMON_QUEUE_MSIX_VECTOR),
                     chance(70) ? (uint16_t)below(device->msix_vectors + 2) : (uint16_t)interesting32());
             if (chance(30))
-                write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)below(MAX_QUEUES + 2));
+                mmio_write16(device->common + COMMON_QUEUE_SELECT, (uint16_t)below(MAX_QUEUES + 2));
             break;
         }
         /* Unaligned and odd-sized table accesses, refused or not. */
@@ -2008,8 +1972,8 @@ static void attack_pci_config(void)
                 address = interesting32() & ~0xfu;
             pci_write32(slot, 0x10, address);
             if (device && device != other && !other->check_disk) {
-                read32(address + below(0x40));
-                read8(address + 0x1000);
+                mmio_read32(address + below(0x40));
+                mmio_read8(address + 0x1000);
             }
             if (device)
                 notify_queue(device, below(4));
@@ -2097,22 +2061,10 @@ static void attack_ports(void)
             skip |= port_excluded((uint16_t)(port + b));
         if (skip)
             continue;
-        if (chance(50)) {
-            if (width == 1)
-                inb(port);
-            else if (width == 2)
-                inw(port);
-            else
-                inl(port);
-        } else {
-            uint32_t value = interesting32();
-            if (width == 1)
-                outb(port, (uint8_t)value);
-            else if (width == 2)
-                outw(port, (uint16_t)value);
-            else
-                outl(port, value);
-        }
+        if (chance(50))
+            port_read_width(port, width);
+        else
+            port_write_width(port, width, interesting32());
     }
 }
 
@@ -2233,19 +2185,19 @@ static bool check_disk_init(void)
 {
     struct device *disk = check_disk;
     device_negotiate(disk, 0, F_VERSION_1_HIGH);
-    if (!(read8(disk->common + COMMON_DEVICE_STATUS) & STATUS_FEATURES_OK)) {
+    if (!(mmio_read8(disk->common + COMMON_DEVICE_STATUS) & STATUS_FEATURES_OK)) {
         say_fail("the well-behaved disk refused FEATURES_OK");
         return false;
     }
-    write16(disk->common + COMMON_QUEUE_SELECT, 0);
-    write16(disk->common + COMMON_QUEUE_SIZE, CHECK_QUEUE_SIZE);
-    write64(disk->common + COMMON_QUEUE_DESC, (uint32_t)(uintptr_t)check_desc);
-    write64(disk->common + COMMON_QUEUE_DRIVER, (uint32_t)(uintptr_t)check_avail);
-    write64(disk->common + COMMON_QUEUE_DEVICE, (uint32_t)(uintptr_t)check_used);
-    write16(disk->common + COMMON_QUEUE_ENABLE, 1);
-    write8(disk->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
+    mmio_write16(disk->common + COMMON_QUEUE_SELECT, 0);
+    mmio_write16(disk->common + COMMON_QUEUE_SIZE, CHECK_QUEUE_SIZE);
+    mmio_write64(disk->common + COMMON_QUEUE_DESC, (uint32_t)(uintptr_t)check_desc);
+    mmio_write64(disk->common + COMMON_QUEUE_DRIVER, (uint32_t)(uintptr_t)check_avail);
+    mmio_write64(disk->common + COMMON_QUEUE_DEVICE, (uint32_t)(uintptr_t)check_used);
+    mmio_write16(disk->common + COMMON_QUEUE_ENABLE, 1);
+    mmio_write8(disk->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                     STATUS_FEATURES_OK | STATUS_DRIVER_OK);
-    check_capacity = read32(disk->config) | (uint64_t)read32(disk->config + 4) << 32;
+    check_capacity = mmio_read32(disk->config) | (uint64_t)mmio_read32(disk->config + 4) << 32;
     say("well-behaved disk: %llu sectors", U64(check_capacity));
     return check_capacity >= 8;
 }
@@ -2272,7 +2224,7 @@ static bool check_read(uint32_t sector)
     memory_barrier();
     avail[1] = ++check_avail_idx;
     memory_barrier();
-    write16(disk->notify, 0);
+    mmio_write16(disk->notify, 0);
     uint64_t start = now_ms();
     volatile uint16_t *used = check_used;
     while (used[1] == check_last_used) {
@@ -2345,7 +2297,7 @@ static bool flood_setup(struct flood *flood, struct device *device)
     device_negotiate(device, device->features[0] & F_INDIRECT_DESC, F_VERSION_1_HIGH);
     struct queue *queue = &flood->queue;
     queue_setup(queue, device, q, true);
-    write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
+    mmio_write8(device->common + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER |
                                                       STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     volatile struct desc *table = (volatile struct desc *)(uintptr_t)queue->desc;
     uint16_t size = queue->ring_size;

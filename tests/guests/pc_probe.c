@@ -93,16 +93,6 @@ void pc_probe_main(uint32_t magic, uint32_t info_address);
 
 /* --- small helpers ---------------------------------------------------------- */
 
-static inline uint32_t mmio_read32(uint32_t address)
-{
-    return *(volatile uint32_t *)phys_ptr(address);
-}
-
-static inline void mmio_write32(uint32_t address, uint32_t value)
-{
-    *(volatile uint32_t *)phys_ptr(address) = value;
-}
-
 static uint32_t lapic_read(uint32_t reg) { return mmio_read32(LAPIC_BASE + reg); }
 static void lapic_write(uint32_t reg, uint32_t value) { mmio_write32(LAPIC_BASE + reg, value); }
 
@@ -595,12 +585,7 @@ static void check_test_devices(void)
 static void debug_exit(uint16_t port, uint32_t width, uint32_t value)
 {
     probe_printf("debug-exit 0x%x to port 0x%x, %u bytes", value, port, width);
-    if (width == 1)
-        outb(port, (uint8_t)value);
-    else if (width == 2)
-        outw(port, (uint16_t)value);
-    else
-        outl(port, value);
+    port_write_width(port, width, value);
     delay_cycles(200000000);
     fail("the debug-exit write did not end the VM");
 }

@@ -113,43 +113,6 @@ static void pci_write(unsigned device, unsigned offset, uint32_t value)
     outl(PCI_DATA_PORT, value);
 }
 
-static uint8_t mmio_read8(uintptr_t address)
-{
-    return *(volatile uint8_t *)address;
-}
-
-static uint16_t mmio_read16(uintptr_t address)
-{
-    return *(volatile uint16_t *)address;
-}
-
-static uint32_t mmio_read32(uintptr_t address)
-{
-    return *(volatile uint32_t *)address;
-}
-
-static void mmio_write8(uintptr_t address, uint8_t value)
-{
-    *(volatile uint8_t *)address = value;
-}
-
-static void mmio_write16(uintptr_t address, uint16_t value)
-{
-    *(volatile uint16_t *)address = value;
-}
-
-static void mmio_write32(uintptr_t address, uint32_t value)
-{
-    *(volatile uint32_t *)address = value;
-}
-
-/* 64-bit registers as two 32-bit halves, low first, as the spec allows. */
-static void mmio_write64(uintptr_t address, uint64_t value)
-{
-    mmio_write32(address, (uint32_t)value);
-    mmio_write32(address + 4, (uint32_t)(value >> 32));
-}
-
 /* The address of a memory BAR, or 0 (with a FAIL line) when it is not an
  * assigned memory BAR we can reach. */
 static uint64_t pci_bar_address(unsigned device, unsigned bar)

@@ -59,6 +59,60 @@ static inline uint64_t rdtsc(void)
     return (uint64_t)high << 32 | low;
 }
 
+/* A port access of 1, 2 or 4 bytes. */
+static inline void port_write_width(uint16_t port, unsigned width, uint32_t value)
+{
+    if (width == 1)
+        outb(port, (uint8_t)value);
+    else if (width == 2)
+        outw(port, (uint16_t)value);
+    else
+        outl(port, value);
+}
+
+static inline uint32_t port_read_width(uint16_t port, unsigned width)
+{
+    return width == 1 ? inb(port) : width == 2 ? inw(port) : inl(port);
+}
+
+/* Device registers in memory (BARs below 4 GiB, reachable directly). */
+static inline uint8_t mmio_read8(uintptr_t address)
+{
+    return *(volatile uint8_t *)address;
+}
+
+static inline uint16_t mmio_read16(uintptr_t address)
+{
+    return *(volatile uint16_t *)address;
+}
+
+static inline uint32_t mmio_read32(uintptr_t address)
+{
+    return *(volatile uint32_t *)address;
+}
+
+static inline void mmio_write8(uintptr_t address, uint8_t value)
+{
+    *(volatile uint8_t *)address = value;
+}
+
+static inline void mmio_write16(uintptr_t address, uint16_t value)
+{
+    *(volatile uint16_t *)address = value;
+}
+
+static inline void mmio_write32(uintptr_t address, uint32_t value)
+{
+    *(volatile uint32_t *)address = value;
+}
+
+/* 64-bit registers as two 32-bit halves, low first, as the virtio spec allows. */
+static inline void mmio_write64(uintptr_t address, uint64_t value)
+{
+    mmio_write32(address, (uint32_t)value);
+    mmio_write32(address + 4, (uint32_t)(value >> 32));
+}
+
 /* Ordering between our stores to shared memory and the device's view of
  * them (the virtio spec's memory barriers). */
 static inline void memory_barrier(void)
