@@ -8,6 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -864,6 +867,56 @@ static void test_reset_forgets_everything(void **state)
     assert_int_equal(fixture->queue.last_avail_idx, 0);
 }
 
+/* A disk thread polls the ring without the device lock (virtq_peek_available)
+ * while a vCPU resets and restarts the queue under it.  The fields it reads
+ * must be stored atomically, or that is a data race (which `make tsan` runs
+ * this test to catch), and a reset ring must read as empty at once. */
+struct peeker {
+    const struct virtq *queue;
+    atomic_bool stop;
+    atomic_ulong peeks, seen;
+};
+
+static void *peek_until_stopped(void *opaque)
+{
+    struct peeker *peeker = opaque;
+    while (!atomic_load(&peeker->stop)) {
+        if (virtq_peek_available(peeker->queue))
+            atomic_fetch_add(&peeker->seen, 1);
+        atomic_fetch_add(&peeker->peeks, 1);
+    }
+    return NULL;
+}
+
+static void test_peek_races_reset(void **state)
+{
+    struct fixture *fixture = *state;
+    struct peeker peeker = {.queue = &fixture->queue};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, peek_until_stopped, &peeker), 0);
+    for (unsigned round = 0; round < 2000; round++) {
+        configure(fixture, 8, false, false);
+        /* The driver's index word is the one the peeker reads: the guest
+         * (here, this thread) stores it atomically, as a CPU's store is. */
+        uint16_t *avail_idx = (uint16_t *)(fixture->host + AVAIL_RING + 2);
+        __atomic_store_n(avail_idx, 0, __ATOMIC_RELAXED);
+        assert_int_equal(virtq_start(&fixture->queue, &fixture->memory), 0);
+        put_desc(fixture, DESC_TABLE, 0, DATA, 16, 0, 0);
+        guest_put16(fixture->host, AVAIL_RING + 4, 0);
+        __atomic_store_n(avail_idx, 1, __ATOMIC_RELEASE);
+        assert_true(virtq_peek_available(&fixture->queue));
+        /* Let the peeker see a running ring now and then. */
+        while (round % 64 == 0 && atomic_load(&peeker.seen) == 0)
+            sched_yield();
+        virtq_reset(&fixture->queue);
+        assert_false(virtq_peek_available(&fixture->queue));
+    }
+    atomic_store(&peeker.stop, true);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(atomic_load(&peeker.peeks) > 0);
+    assert_true(atomic_load(&peeker.seen) > 0);
+}
+
 int main(void)
 {
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -902,6 +955,7 @@ int main(void)
         TEST(test_chain_read_write),
         TEST(test_error_text),
         TEST(test_reset_forgets_everything),
+        TEST(test_peek_races_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
