@@ -391,6 +391,7 @@ static struct {
     uint64_t seed;
     uint32_t seconds;
     bool flood;
+    bool echo_only; /* flood mode with no queue filled: the timings' baseline */
     bool verbose;
     bool no_second_cpu;
     uint32_t check_every;
@@ -489,6 +490,8 @@ static bool parse_command_line(const char *line)
             options.check_every = (uint32_t)parse_number(p + 12, &end);
         } else if (starts_with(p, "chaos.mode=flood")) {
             options.flood = true;
+        } else if (starts_with(p, "chaos.mode=echo")) {
+            options.flood = options.echo_only = true; /* the flood's baseline: no queue */
         } else if (starts_with(p, "chaos.verbose=1")) {
             options.verbose = true;
         } else if (starts_with(p, "chaos.smp=0")) {
@@ -2386,7 +2389,7 @@ static void flood_run(void)
 {
     static struct flood floods[MAX_DEVICES];
     unsigned active = 0;
-    for (unsigned i = 0; i < attackable_count; i++)
+    for (unsigned i = 0; i < attackable_count && !options.echo_only; i++)
         if (flood_setup(&floods[i], &devices[attackable[i]]))
             active++;
     /* The VMM passes input on only to a UART whose receive interrupt is
@@ -2486,7 +2489,7 @@ void chaos_main(uint32_t magic, uint32_t info)
         options.seed = rdtsc() ^ (rdtsc() << 29);
     rng_state = options.seed;
     say("seed %llu", U64(options.seed));
-    say("seconds %u mode %s tsc %llu per ms", options.seconds, options.flood ? "flood" : "attack",
+    say("seconds %u mode %s tsc %llu per ms", options.seconds, options.echo_only ? "echo" : options.flood ? "flood" : "attack",
         U64(tsc_per_ms));
     if (magic == 0x2badb002)
         read_memory_map(info);

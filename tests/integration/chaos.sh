@@ -12,8 +12,9 @@ chaos_probe=build/guests/chaos.elf
 # Every kind of device the VMM has: entropy, two disks (the second the well-behaved one), a NIC
 # (restricted: nothing leaves the VMM), the balloon, the GPU with keyboard and tablet.
 # no_sanitizer_report: the VMM's stderr ($err) has no ASan, UBSan or LeakSanitizer report.
+# (chaos_timing.py's quiet runs write theirs to $err.quiet, which is read too when it is there.)
 no_sanitizer_report() {
-    ! grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$err"
+    ! cat "$err" ${err_quiet:+"$err_quiet"} | grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer'
 }
 
 chaos_devices() {
@@ -81,18 +82,20 @@ test_chaos_guest_attacks_every_device() {
 }
 
 # SIGTERM at a moment drawn from the seed, while the guest attacks with both its vCPUs: the VMM
-# ends with 143 within 1 s (chaos_timing.py measures it).
+# ends with 143 no more than 1 s later than it ends a quiet guest in the same run
+# (chaos_timing.py measures both).
 test_chaos_stop_within_a_second() {
-    local seed=${CHAOS_STOP_SEED:-$(chaos_seed)}
+    local seed=${CHAOS_STOP_SEED:-$(chaos_seed)} err_quiet=$err.quiet
     chaos_images
     # shellcheck disable=SC2046
     # (Pinned in the nested test host, as run_guest pins guests with several vCPUs.)
-    timeout -k 5 120 "${vcpu_pin[@]}" python3 tests/integration/chaos_timing.py stop \
+    timeout -k 5 240 "${vcpu_pin[@]}" python3 tests/integration/chaos_timing.py stop \
         "$seed" "$out" "$err" "$guest" --cpus 2 --memory 128M $(chaos_devices) -c "chaos.seed=$seed chaos.seconds=120" \
         "$chaos_probe" >"$work/chaos-timing" 2>&1
     status=$?
     sed 's/^/    /' "$work/chaos-timing"
-    check "stopped within 1 s with status 143 (seed $seed)" [ $status = 0 ]
+    check "stopped with status 143, at most 1 s after the quiet guest's stop (seed $seed)" \
+        [ $status = 0 ]
     check "the guest printed its seed" grep -aq "^chaos: seed $seed" "$out"
     check "no AddressSanitizer or UBSan report" no_sanitizer_report
 }
@@ -100,19 +103,20 @@ test_chaos_stop_within_a_second() {
 # A hostile ring: the guest keeps the balloon's inflate queue, the GPU's control queue and the
 # entropy queue full of expensive requests (page lists of 65536 pages, transfers of a 64 MiB
 # resource, 64 MiB of entropy), re-posted as they complete, while it echoes the UART.  A byte on
-# the VMM's stdin comes back within 100 ms, and SIGTERM ends the VMM within 1 s.
+# the VMM's stdin comes back at most 100 ms later than a quiet guest's slowest echo in the same
+# run, and SIGTERM ends the VMM at most 1 s later than it ends the quiet one.
 test_chaos_hostile_ring_keeps_console_and_stop() {
-    local seed
+    local seed err_quiet=$err.quiet
     seed=$(chaos_seed)
     chaos_images
     # shellcheck disable=SC2046
-    timeout -k 5 120 python3 tests/integration/chaos_timing.py echo "$seed" "$out" "$err" \
+    timeout -k 5 240 python3 tests/integration/chaos_timing.py echo "$seed" "$out" "$err" \
         "$guest" --memory 256M $(chaos_devices) \
         -c "chaos.seed=$seed chaos.seconds=120 chaos.mode=flood" "$chaos_probe" \
         >"$work/chaos-timing" 2>&1
     status=$?
     sed 's/^/    /' "$work/chaos-timing"
-    check "every echo within 100 ms and the stop within 1 s" [ $status = 0 ]
+    check "no echo 100 ms slower, and no stop 1 s slower, than the quiet guest's" [ $status = 0 ]
     check "the guest filled three queues" grep -aq '^chaos: flood running: 3 queues' "$out"
     check "no AddressSanitizer or UBSan report" no_sanitizer_report
 }
