@@ -237,7 +237,7 @@ static int add_entry(struct initramfs *archive, const char *path, const struct e
 {
     if (archive->finished)
         return error_set(error, "%s: the initramfs is already finished", path);
-    const char *name;
+    const char *name = NULL;
     if (archive_name(path, &name, error))
         return -1;
     size_t length = strlen(name);
