@@ -53,12 +53,30 @@ $(ASAN_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-ASAN $@"; $(CC) $(CFLAGS_COMMON) -O1 -g $(SANITIZE) -DGUEST_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o
+$(BUILD)/guest: $(call lib_objects,$(OBJ)) $(OBJ)/main.o $(OBJ)/exec_init_blob.o
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(HARDEN) $(HARDEN_LDFLAGS) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
 
 # The build the tests run: same code under AddressSanitizer and UBSan.
-$(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o
+$(BUILD)/guest-asan: $(call lib_objects,$(ASAN_OBJ)) $(ASAN_OBJ)/main.o $(OBJ)/exec_init_blob.o
 	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(SANITIZE) $(filter %.o,$^) $(UI_LIBS) $(NET_LIBS) $(CONTROL_LIBS) $(SANDBOX_LIBS) -o $@
+
+# The guest's /init for --exec (init/exec_init.c): a static program of its own, since the guest
+# has no libc before the host's / is mounted.  Kept outside src/: the library, the unit tests and
+# the fuzzers have no copy.  Built with the compiler's defaults plus size flags, not HARDEN: it
+# runs as the guest's PID 1, not on the host.
+INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+               -Os -static -s -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections \
+               -Wl,--gc-sections
+$(BUILD)/exec-init: init/exec_init.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(INIT_CFLAGS) $< -o $@
+
+# The init embedded in build/guest and build/guest-asan (src/boot/exec_init_blob.h): its bytes
+# through an .incbin in init/exec_init_blob.c, compiled with the VMM's flags for their notes.
+$(OBJ)/exec_init_blob.o: init/exec_init_blob.c $(BUILD)/exec-init
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(HARDEN) \
+	    -DEXEC_INIT_PATH='"$(BUILD)/exec-init"' -c $< -o $@
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
