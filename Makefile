@@ -42,7 +42,7 @@ ASAN_OBJ := $(BUILD)/asan-obj
 
 lib_objects = $(patsubst src/%.c,$(1)/%.o,$(LIB_SOURCES))
 
-.PHONY: all check unit ui-tests fuzz fuzz-seeds fuzz-long tsan integration hardening clean deps run guests soak net-soak chaos
+.PHONY: all check unit ui-tests fuzz fuzz-seeds fuzz-long tsan integration hardening clean deps run guests soak net-soak chaos init-test
 all: $(BUILD)/guest $(BUILD)/guest-asan $(BUILD)/kvm-speed $(BUILD)/zbi $(BUILD)/vnc-type $(BUILD)/bench-gfx guests
 
 $(OBJ)/%.o: src/%.c
@@ -77,6 +77,20 @@ $(OBJ)/exec_init_blob.o: init/exec_init_blob.c $(BUILD)/exec-init
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(HARDEN) \
 	    -DEXEC_INIT_PATH='"$(BUILD)/exec-init"' -c $< -o $@
+
+# exec-init outside a VM (not part of check): tests/init/run starts it as PID 1 of a user
+# namespace, with the calls only a guest can make faked (tests/init/fake_guest.c), on images
+# made as the VMM makes them (tests/init/image_tree.c).
+$(BUILD)/exec-init-test: init/exec_init.c tests/init/fake_guest.c tests/init/fake_guest.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(INIT_CFLAGS) -include tests/init/fake_guest.h \
+	    init/exec_init.c tests/init/fake_guest.c -o $@
+
+$(BUILD)/exec-image-tree: tests/init/image_tree.c $(OBJ)/boot/exec_image.o $(OBJ)/boot/initramfs.o
+	@echo "  LD      $@"; $(CC) $(CFLAGS_COMMON) $(CFLAGS) -Itests/unit $(filter %.c %.o,$^) -o $@
+
+init-test: $(BUILD)/exec-init-test $(BUILD)/exec-image-tree
+	tests/init/run $(BUILD)
 
 # Measures whether /dev/kvm runs guest code at hardware speed (test tooling).
 $(BUILD)/kvm-speed: tests/host/kvm-speed.c $(call lib_objects,$(OBJ))
