@@ -141,37 +141,35 @@ static char *read_file(const char *path, bool required)
             fail("cannot open", path);
         return NULL;
     }
-    size_t size = 0, capacity = 256;
-    char *text = malloc(capacity);
-    while (text) {
-        if (size + 1 == capacity) {
-            char *bigger = realloc(text, capacity *= 2);
+    size_t size = 0, capacity = 0;
+    char *text = NULL;
+    for (;;) {
+        if (size + 1 >= capacity) {
+            capacity = capacity ? capacity * 2 : 256;
+            char *bigger = realloc(text, capacity);
             if (!bigger) {
-                free(text);
-                text = NULL;
                 errno = ENOMEM;
-                break;
+                goto failed;
             }
             text = bigger;
         }
         ssize_t count = read(fd, text + size, capacity - 1 - size);
         if (count < 0 && errno == EINTR)
             continue;
-        if (count <= 0) {
-            if (count < 0) {
-                free(text);
-                text = NULL;
-            }
+        if (count < 0)
+            goto failed;
+        if (count == 0)
             break;
-        }
         size += (size_t)count;
     }
-    if (text)
-        text[size] = '\0';
-    else
-        fail("cannot read", path);
     close(fd);
+    text[size] = '\0';
     return text;
+failed:
+    fail("cannot read", path); /* before free and close can change errno */
+    free(text);
+    close(fd);
+    return NULL;
 }
 
 /* The line starting at *cursor, NUL-terminated in place; NULL at the end. */
