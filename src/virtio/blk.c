@@ -358,6 +358,7 @@ static const struct virtio_device_ops virtio_blk_ops = {
     .queue_count = 1,
     .queue_max_size = VIRTIO_BLK_QUEUE_SIZE,
     .queue_notify = virtio_blk_queue_notify,
+    .thread_role = SANDBOX_DISK,
 };
 
 int virtio_blk_init(struct virtio_blk *blk, const struct guest_memory *memory,

@@ -374,7 +374,7 @@ static void *virtio_device_thread(void *opaque)
         event.data.u32 = q;
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, device->notify_fd[q], &event);
     }
-    sandbox_enter(SANDBOX_DISK, device->ops->name);
+    sandbox_enter(device->ops->thread_role, device->ops->name);
     uint64_t window_ns = 0, slept_at = virtio_now_ns();
     for (;;) {
         struct epoll_event ready[VIRTIO_MAX_QUEUES + 1];

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "event_loop.h"
 #include "memory.h"
+#include "sandbox.h"
 #include "virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 8
@@ -61,6 +62,8 @@ struct virtio_device_ops {
     void (*reset)(struct virtio_device *device);
     /* Optional: DRIVER_OK was set. */
     void (*driver_ok)(struct virtio_device *device);
+    /* A device served by a thread of its own: that thread's allow-list. */
+    enum sandbox_role thread_role;
 };
 
 struct virtio_device {
