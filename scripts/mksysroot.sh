@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the guest's root file systems from Debian's kernel (scripts/mklinux.sh) and busybox-static.
-#   -i: $GUEST_CACHE/sysroot/initrd.cpio.gz, a busybox initramfs with the kernel's virtio, pvpanic and
-#       ext4 modules. Its /init prints "guest-init: ready", then runs $initcmd (from the kernel
+#   -i: $GUEST_CACHE/sysroot/initrd.cpio.gz, a busybox initramfs with the kernel's virtio, pvpanic,
+#       ext4, virtiofs and overlay modules. Its /init prints "guest-init: ready", then runs $initcmd (from the kernel
 #       command line, e.g. initcmd="echo hi") and powers off, or else a shell on the console.
 #       With root=/dev/vdX on the command line it mounts that disk instead and switches to its
 #       /init.
@@ -63,7 +63,7 @@ release=$(cat "$linux/version")
 # Modules the guest tests may need; those built into the kernel are skipped.
 modules=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 	virtio_blk virtio_console virtio_rng virtio_balloon virtio_net crc32c_generic crc32c_intel
-	ext4 pvpanic_pci)
+	ext4 pvpanic_pci virtiofs overlay)
 fbpaint_source=$(cd "$here/.." && pwd)/tests/guests/fbpaint.c
 
 # Loaded only when the machine has a virtio-gpu (guest -g), since DRM takes a while to load.

@@ -26,6 +26,7 @@ enum sandbox_role {
     SANDBOX_VCPU,       /* KVM_RUN and the device registers it traps to */
     SANDBOX_EVENT_LOOP, /* shared device queues, console, timers, GDB and QMP */
     SANDBOX_DISK,       /* one per disk: reads and writes its image */
+    SANDBOX_SHARE,      /* one per --share: the FUSE server's host directory */
     SANDBOX_NET,        /* a NIC's back end: tap, or user-mode networking's sockets */
     SANDBOX_VNC,        /* the VNC server */
     SANDBOX_SDL,        /* the SDL window (X11/Wayland client libraries) */
