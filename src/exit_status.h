@@ -11,6 +11,9 @@ enum guest_exit_status {
     GUEST_EXIT_PANIC = 6,    /* the guest kernel said it panicked (pvpanic) */
     GUEST_EXIT_KILLED = 7,   /* a debugger killed the VM (gdb's kill) */
     GUEST_EXIT_SANDBOX = 8,  /* a VMM thread made a system call its sandbox forbids */
+    /* --exec: the command's status is the VMM's; 125 when the guest ended
+     * without giving one (as the init's own set-up failures do) */
+    GUEST_EXIT_EXEC_NO_STATUS = 125,
     /* 128 + N: ended by signal N (SIGTERM, SIGINT, SIGHUP) */
 };
 

@@ -187,6 +187,14 @@ static int machine_create_test_support(struct machine *machine,
                              config->debug_exit_port + DEBUG_EXIT_PORT_COUNT - 1,
                              detail.message);
     }
+    if (config->exec_status) {
+        machine->exec_status = (struct debug_exit){machine_stop, machine, .exact = true};
+        struct error detail;
+        if (bus_register(pio, config->exec_status_port, DEBUG_EXIT_PORT_COUNT, &debug_exit_ops,
+                         &machine->exec_status, &detail))
+            return error_set(error, "--exec: status port 0x%x: %s", config->exec_status_port,
+                             detail.message);
+    }
     return 0;
 }
 
@@ -218,6 +226,28 @@ static int machine_create_nics(struct machine *machine, const struct machine_con
     return 0;
 }
 
+/* The shared directories, after the NICs.  Each FUSE server opens its
+ * directory here, so a missing one is an error before any guest code runs. */
+static int machine_create_shares(struct machine *machine, const struct machine_config *config,
+                                 struct error *error)
+{
+    if (config->share_count > SHARE_MAX_SHARES)
+        return error_set(error, "--share: too many shares (at most %d)", SHARE_MAX_SHARES);
+    for (int i = 0; i < config->share_count; i++) {
+        const struct share_config *share = &config->shares[i];
+        struct machine_share *device = &machine->shares[i];
+        if (virtio_fs_init(&device->fs, &machine->vm.memory, share->directory, share->tag,
+                           share->read_only, error))
+            return -1;
+        device->ready = true;
+        machine->share_count = i + 1;
+        if (virtio_pci_create(&device->transport, &device->fs.device, &machine->pci,
+                              &machine->eventfds, error))
+            return -1;
+    }
+    return 0;
+}
+
 /* The virtio devices on PCI: entropy always, then the disks in order. */
 static int machine_create_virtio(struct machine *machine, const struct machine_config *config,
                                  struct error *error)
@@ -239,6 +269,8 @@ static int machine_create_virtio(struct machine *machine, const struct machine_c
         machine->disks_ready = i + 1;
     }
     if (machine_create_nics(machine, config, error))
+        return -1;
+    if (machine_create_shares(machine, config, error))
         return -1;
     if (config->virtio_console) {
         if (virtio_console_init(&machine->virtio_console, &vm->memory, STDOUT_FILENO, error) ||
@@ -482,6 +514,12 @@ static void machine_report_unused_devices(struct machine *machine)
     if (machine->has_virtio_console && !machine->virtio_console.device.ever_driver_ok)
         log_message("virtio-console: the guest never initialised it; does its kernel have "
                     "virtio_console (built in, or loaded from the initrd)?");
+    for (int i = 0; i < machine->share_count; i++)
+        if (!machine->shares[i].fs.device.ever_driver_ok)
+            log_message("virtio-fs %s (%s): the guest never initialised this share; does its "
+                        "kernel have virtiofs and virtio_pci (built in, or loaded from the "
+                        "initrd)?",
+                        machine->shares[i].fs.tag, machine->shares[i].fs.directory);
 }
 
 /* SIGQUIT, after the vCPUs' report: what each NIC moved and dropped, for a
@@ -582,6 +620,10 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
     for (int i = 0; i < machine->disk_count; i++)
         if (virtio_device_start(&machine->disks[i].device, &machine->loop, true, error))
             return -1;
+    /* A FUSE server's file I/O blocks as a disk's does. */
+    for (int i = 0; i < machine->share_count; i++)
+        if (virtio_device_start(&machine->shares[i].fs.device, &machine->loop, true, error))
+            return -1;
     for (int i = 0; i < machine->nic_count; i++) {
         struct machine_nic *nic = &machine->nics[i];
         if (virtio_device_start(&nic->net.device, &machine->loop, false, error) ||
@@ -624,6 +666,8 @@ int machine_run(struct machine *machine, const struct boot_entry *entry, struct 
             machine->nics[i].backend->ops->stop(machine->nics[i].backend, &machine->loop);
     for (int i = 0; i < machine->disk_count; i++)
         virtio_device_stop(&machine->disks[i].device, NULL);
+    for (int i = 0; i < machine->share_count; i++)
+        virtio_device_stop(&machine->shares[i].fs.device, NULL);
     console_restore_terminal();
     machine_report_unused_devices(machine);
     return status;
@@ -638,6 +682,13 @@ void machine_destroy(struct machine *machine)
         if (nic->net.device.ops)
             virtio_net_destroy(&nic->net);
         nic->backend->ops->destroy(nic->backend);
+    }
+    for (int i = 0; i < machine->share_count; i++) {
+        struct machine_share *share = &machine->shares[i];
+        if (share->transport.device)
+            virtio_pci_destroy(&share->transport);
+        if (share->ready)
+            virtio_fs_destroy(&share->fs);
     }
     for (int i = 0; i < machine->disks_ready; i++) {
         virtio_pci_destroy(&machine->disk_transports[i]);

@@ -19,6 +19,8 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
+#include "fs/share_config.h"
 #include "virtio/gpu.h"
 #include "virtio/input.h"
 #include "virtio/net.h"
@@ -46,6 +48,8 @@ struct machine_config {
     int disk_count;
     const struct net_config *nets; /* --net, in order: eth0, eth1, ... */
     int net_count;
+    const struct share_config *shares; /* --share, in order */
+    int share_count;
     bool virtio_console; /* the terminal drives hvc0 instead of ttyS0 */
     bool balloon;
     unsigned balloon_poll_seconds;
@@ -58,6 +62,10 @@ struct machine_config {
     const char *screenshot_path; /* written on SIGUSR1 too */
     bool debug_exit; /* isa-debug-exit at debug_exit_port */
     uint16_t debug_exit_port;
+    /* --exec: the init writes the command's status, one byte, to this port
+     * (struct debug_exit with exact set). */
+    bool exec_status;
+    uint16_t exec_status_port;
     bool test_devices; /* pc-testdev */
     const char *gdb_spec; /* --gdb: where the GDB stub listens, or NULL */
     const char *qmp_spec; /* --qmp: where the QMP socket listens, or NULL */
@@ -72,6 +80,7 @@ struct machine {
     struct power power;
     struct fw_cfg fw_cfg;
     struct debug_exit debug_exit;
+    struct debug_exit exec_status;
     bool has_test_devices;
     struct test_devices test_devices;
     struct console console;
@@ -92,6 +101,12 @@ struct machine {
         bool started; /* the back end's I/O runs */
     } nics[NET_MAX_NICS];
     int nic_count;
+    struct machine_share {
+        struct virtio_fs fs;
+        struct virtio_pci transport;
+        bool ready; /* device made (destroy it) */
+    } shares[SHARE_MAX_SHARES];
+    int share_count;
     bool has_virtio_console;
     struct virtio_console virtio_console;
     struct virtio_pci virtio_console_transport;

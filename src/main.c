@@ -11,11 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/exec_init_blob.h"
 #include "boot/file_guard.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "boot/pvh.h"
 #include "boot/zircon.h"
+#include "exec_mode.h"
 #include "exit_status.h"
 #include "machine.h"
 #include "options.h"
@@ -185,6 +187,15 @@ int main(int argc, char **argv)
         return fail(error.message);
     if (options.initrd_path && map_file(options.initrd_path, "ramdisk", &config.initrd, &error))
         return fail(error.message);
+    /* --exec: the initrd is made here, in memory (options.c refused -r). */
+    static struct exec_mode exec_mode;
+    bool exec = options.exec_command != NULL;
+    if (exec) {
+        if (exec_mode_prepare(&exec_mode, &options, exec_init_start, exec_init_size(), &error))
+            return fail(error.message);
+        config.initrd = (struct boot_file){"--exec's initramfs", exec_mode.archive.data,
+                                           exec_mode.archive.size, false, -1};
+    }
     step.file = &config.initrd;
     if (kernel.kind == KERNEL_ZIRCON && config.initrd.data &&
         file_guard_run(files, 2, guarded_zbi_check, &step, &error))
@@ -192,8 +203,17 @@ int main(int argc, char **argv)
     config.user_cmdline = options.cmdline_given ? options.cmdline : NULL;
 
     static char cmdline[OPTIONS_MAX_CMDLINE + 256];
+    /* --exec: the kernel's messages would bury the command's output; a -c
+     * of the user's comes after (loglevel=7 brings them back). */
+    static char exec_cmdline[OPTIONS_MAX_CMDLINE + 16];
+    const char *user_cmdline = options.cmdline_given ? options.cmdline : NULL;
+    if (exec) {
+        snprintf(exec_cmdline, sizeof(exec_cmdline), "quiet%s%s", user_cmdline ? " " : "",
+                 user_cmdline ? user_cmdline : "");
+        user_cmdline = exec_cmdline;
+    }
     if (linux_compose_cmdline_with_console(
-            options.cmdline_given ? options.cmdline : NULL,
+            user_cmdline,
             options.virtio_console ? LINUX_VIRTIO_CONSOLE : LINUX_SERIAL_CONSOLE, cmdline,
             sizeof(cmdline)))
         return fail("-c: command line too long");
@@ -262,6 +282,8 @@ int main(int argc, char **argv)
         .disk_count = options.disk_count,
         .nets = options.nets,
         .net_count = options.net_count,
+        .shares = exec ? exec_mode.shares : options.shares,
+        .share_count = exec ? exec_mode.share_count : options.share_count,
         .virtio_console = options.virtio_console,
         .balloon = options.balloon,
         .balloon_poll_seconds = options.balloon_poll_seconds,
@@ -273,6 +295,8 @@ int main(int argc, char **argv)
         .screenshot_path = options.screenshot_path,
         .debug_exit = options.debug_exit,
         .debug_exit_port = options.debug_exit_port,
+        .exec_status = exec,
+        .exec_status_port = OPTIONS_EXEC_STATUS_PORT,
         .test_devices = options.test_devices,
         .gdb_spec = options.gdb_spec,
         .qmp_spec = options.qmp_spec,
@@ -290,7 +314,9 @@ int main(int argc, char **argv)
     /* The files are in guest memory now; drop our mappings of them. */
     munmap((void *)config.kernel.data, config.kernel.size);
     close(config.kernel.fd);
-    if (config.initrd.data) {
+    if (exec) {
+        exec_mode_free(&exec_mode);
+    } else if (config.initrd.data) {
         munmap((void *)config.initrd.data, config.initrd.size);
         close(config.initrd.fd);
     }
@@ -302,6 +328,14 @@ int main(int argc, char **argv)
     if (status < 0) {
         fail(error.message);
         status = GUEST_EXIT_ERROR;
+    }
+    /* --exec ends with the command's status, which only the init's write
+     * gives: a guest that powered off without one did not run it to its end
+     * (the init's own failures are statuses of their own, 125-127). */
+    if (exec && status == 0 && !machine.exec_status.fired) {
+        fprintf(stderr, "guest: --exec: the guest powered off without the command's status "
+                        "(did its init run?)\n");
+        status = GUEST_EXIT_EXEC_NO_STATUS;
     }
     /* After the run, before the devices go: the screenshot at exit shows
      * the guest's last picture. */

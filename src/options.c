@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "control/listen_address.h"
+#include "devices/debug_exit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,7 +27,10 @@ enum {
     OPTION_QMP,
     OPTION_NO_SANDBOX,
     OPTION_SECCOMP,
-    OPTION_USER
+    OPTION_USER,
+    OPTION_SHARE,
+    OPTION_EXEC,
+    OPTION_MODULES
 };
 
 static const struct option long_options[] = {
@@ -45,7 +49,10 @@ static const struct option long_options[] = {
     {"qmp", required_argument, NULL, OPTION_QMP},
     {"no-sandbox", no_argument, NULL, OPTION_NO_SANDBOX},
     {"seccomp", required_argument, NULL, OPTION_SECCOMP},
-    {"user", required_argument, NULL, OPTION_USER}, {NULL, 0, NULL, 0},
+    {"user", required_argument, NULL, OPTION_USER},
+    {"share", required_argument, NULL, OPTION_SHARE},
+    {"exec", required_argument, NULL, OPTION_EXEC},
+    {"modules", required_argument, NULL, OPTION_MODULES}, {NULL, 0, NULL, 0},
 };
 
 int options_parse_size(const char *text, uint64_t *bytes)
@@ -92,6 +99,34 @@ static int options_parse_count(const char *text, int *count)
     if (errno || *end || value > INT_MAX)
         return -1;
     *count = (int)value;
+    return 0;
+}
+
+/* --exec makes its own initramfs, shares the host's / as tag "root" and
+ * hears the command's status on port 0xf4: what would clash with that is
+ * refused here, before anything starts. */
+static int options_check_exec(const struct options *options, struct error *error)
+{
+    if (!options->exec_command) {
+        if (options->modules_dir)
+            return error_set(error, "--modules: only means something with --exec");
+        return 0;
+    }
+    if (options->initrd_path)
+        return error_set(error, "-r %s: --exec makes the initramfs itself", options->initrd_path);
+    for (int i = 0; i < options->share_count; i++)
+        if (!strcmp(options->shares[i].tag, OPTIONS_EXEC_ROOT_TAG))
+            return error_set(error,
+                             "--share %s: tag '%s' is --exec's (the host's /); give it another "
+                             "with tag=NAME",
+                             options->shares[i].directory, OPTIONS_EXEC_ROOT_TAG);
+    if (options->debug_exit &&
+        options->debug_exit_port < OPTIONS_EXEC_STATUS_PORT + DEBUG_EXIT_PORT_COUNT &&
+        options->debug_exit_port + DEBUG_EXIT_PORT_COUNT > OPTIONS_EXEC_STATUS_PORT)
+        return error_set(error,
+                         "--debug-exit: port 0x%x is where --exec hears the command's status; "
+                         "give it another (--debug-exit=PORT)",
+                         options->debug_exit_port);
     return 0;
 }
 
@@ -294,6 +329,22 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                 return -1;
             options->net_count++;
             break;
+        case OPTION_SHARE:
+            if (options->share_count == SHARE_MAX_SHARES)
+                return error_set(error, "--share %s: too many shares (at most %d)", optarg,
+                                 SHARE_MAX_SHARES);
+            if (share_config_parse(optarg, &options->shares[options->share_count], error))
+                return -1;
+            options->share_count++;
+            break;
+        case OPTION_EXEC:
+            options->exec_command = optarg; /* "" is an interactive shell */
+            break;
+        case OPTION_MODULES:
+            if (!*optarg)
+                return error_set(error, "--modules: needs a directory");
+            options->modules_dir = optarg;
+            break;
         case OPTION_GDB:
             if (options_check_listen_address("--gdb", optarg, error))
                 return -1;
@@ -347,6 +398,10 @@ int options_parse(int argc, char **argv, struct options *options, struct error *
                          display_size_given ? "--display-size" : "--screenshot");
     if (options->paused && !options->gdb_spec && !options->qmp_spec)
         return error_set(error, "--paused: needs --gdb or --qmp, to start the VM with");
+    if (share_config_check_tags(options->shares, options->share_count, error))
+        return -1;
+    if (options_check_exec(options, error))
+        return -1;
     if (no_sandbox && seccomp_given)
         return error_set(error, "--seccomp: has no filter to apply with --no-sandbox");
     if (no_sandbox)
@@ -409,6 +464,15 @@ void options_print_help(const char *program)
            "                      out of it; restrict=on lets nothing out but guestfwd\n"
            "      --net tap,ifname=NAME[,vhost=on|off][,mac=MAC]\n"
            "                      a virtio NIC on an existing tap interface (vhost-net when it can)\n"
+           "      --share DIR[,tag=NAME][,ro]\n"
+           "                      the host directory DIR in the guest (virtio-fs; repeat for\n"
+           "                      more): mount -t virtiofs NAME /mnt; NAME defaults to DIR's\n"
+           "                      last component (root for /); ro refuses every change\n"
+           "      --exec COMMAND  boot KERNEL on the host's own files (/ shared read-only, writes\n"
+           "                      kept in memory), run COMMAND with sh -c in this directory, and\n"
+           "                      exit with its status; --exec '' gives a shell\n"
+           "      --modules DIR   with --exec: the kernel's modules (default: modules/ beside\n"
+           "                      KERNEL), for virtio-fs and overlayfs when they are modules\n"
            "      --gdb [HOST:]PORT|unix:PATH\n"
            "                      a GDB remote stub for the guest kernel (gdb's target remote);\n"
            "                      one thread per vCPU; HOST defaults to 127.0.0.1\n"

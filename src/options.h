@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "fs/share_config.h"
 #include "net/net_config.h"
 #include "sandbox.h"
 
@@ -22,6 +23,10 @@
 #define OPTIONS_MAX_DISPLAY_SIDE 8192
 #define OPTIONS_DEFAULT_DEBUG_EXIT_PORT 0xf4
 #define OPTIONS_MAX_DEBUG_EXIT_PORT 0xfffc /* four ports, all below 0x10000 */
+/* --exec: the tag of the host's / and the port its init writes the command's
+ * status to (one byte: the status itself). */
+#define OPTIONS_EXEC_ROOT_TAG "root"
+#define OPTIONS_EXEC_STATUS_PORT 0xf4
 
 struct disk_option {
     char path[OPTIONS_MAX_PATH];
@@ -37,6 +42,8 @@ struct options {
     int disk_count;
     struct net_config nets[NET_MAX_NICS]; /* --net, in order: eth0, eth1, ... */
     int net_count;
+    struct share_config shares[SHARE_MAX_SHARES]; /* --share, in order */
+    int share_count;
     uint64_t memory_size;
     int cpu_count;
     bool virtio_console; /* --console=virtio: the terminal is the guest's hvc0 */
@@ -63,6 +70,9 @@ struct options {
     const char *gdb_spec;
     const char *qmp_spec; /* --qmp ADDRESS: the QMP control socket */
     bool paused;
+    /* --exec COMMAND ("" for a shell) and --modules DIR; NULL when absent. */
+    const char *exec_command;
+    const char *modules_dir;
     enum sandbox_mode sandbox; /* --no-sandbox, --seccomp=kill|log */
     const char *user_spec;     /* --user USER[:GROUP] */
     bool show_help;

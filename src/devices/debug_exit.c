@@ -20,5 +20,7 @@ void debug_exit_port_write(void *opaque, uint64_t offset, const void *data, unsi
     /* Port I/O data is little-endian; a narrower write gives a smaller V. */
     uint32_t value = 0;
     memcpy(&value, data, length);
-    debug_exit->stop(debug_exit->opaque, debug_exit_status(value));
+    debug_exit->fired = true;
+    debug_exit->stop(debug_exit->opaque,
+                     debug_exit->exact ? (int)(value & 0xff) : debug_exit_status(value));
 }

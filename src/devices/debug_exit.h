@@ -5,6 +5,7 @@
 #ifndef GUEST_DEVICES_DEBUG_EXIT_H
 #define GUEST_DEVICES_DEBUG_EXIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DEBUG_EXIT_DEFAULT_PORT 0xf4
@@ -13,6 +14,10 @@
 struct debug_exit {
     void (*stop)(void *opaque, int exit_status);
     void *opaque;
+    /* --exec's status port: the byte written is the status itself (a
+     * command's 0 must end the VMM with 0, which (V << 1) | 1 cannot). */
+    bool exact;
+    bool fired; /* a write came: the VM ended through this device */
 };
 
 /* The process status a write of value gives: the low 8 bits of (V << 1) | 1,
