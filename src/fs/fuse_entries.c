@@ -55,8 +55,9 @@ int fuse_op_lookup(struct fuse_server *server, struct fuse_request *request)
     return error ? error : reply_entry(request, &entry);
 }
 
-/* After MKNOD, MKDIR or SYMLINK made name: its entry, with the mode the guest
- * asked for where the VMM's umask took bits from it. */
+/* After MKNOD or MKDIR made name: its entry, with the permissions the guest
+ * asked for where the VMM's umask took some away (the special bits stay the
+ * host's: a set-group-ID directory's is inherited, not asked for). */
 static int created_entry(struct fuse_server *server, struct fuse_request *request, int dir_fd,
                          const char *name, mode_t wanted)
 {
@@ -64,9 +65,9 @@ static int created_entry(struct fuse_server *server, struct fuse_request *reques
     int error = fuse_lookup_entry(server, dir_fd, name, &entry);
     if (error)
         return error;
-    struct fuse_node *node = fuse_nodes_get(&server->nodes, entry.nodeid);
-    if (node && !S_ISLNK(node->type) && (entry.attr.mode & 07777) != wanted &&
-        chmod_node(server, node, wanted) == 0) {
+    const struct fuse_node *node = fuse_nodes_get(&server->nodes, entry.nodeid);
+    mode_t mode = fuse_restored_mode(entry.attr.mode, wanted);
+    if (node && mode != (entry.attr.mode & 07777) && chmod_node(server, node, mode) == 0) {
         struct stat st;
         if (fuse_stat_fd(node->fd, &st) == 0)
             fuse_fill_attr(&entry.attr, &st);

@@ -87,8 +87,9 @@ static int create_file(int dir_fd, const char *name, int flags, bool exclusive, 
         return error;
     }
     /* The VMM's umask may have taken bits the guest's own umask left. */
-    if (created && (st.st_mode & 07777) != bits)
-        (void)fchmod(fd, bits);
+    mode_t mode = fuse_restored_mode(st.st_mode, bits);
+    if (created && mode != (st.st_mode & 07777))
+        (void)fchmod(fd, mode);
     return fd;
 }
 

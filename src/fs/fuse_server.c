@@ -226,6 +226,11 @@ mode_t fuse_creation_mode(mode_t type, uint32_t mode, uint32_t umask)
     return fuse_allowed_mode(type, mode & ~(umask & 0777));
 }
 
+mode_t fuse_restored_mode(mode_t made, mode_t wanted)
+{
+    return (made & 07000) | (wanted & 0777);
+}
+
 void fuse_fill_attr(struct fuse_attr *attr, const struct stat *st)
 {
     unsigned major = major(st->st_rdev), minor = minor(st->st_rdev);

@@ -835,10 +835,20 @@ static void test_create_and_mkdir(void **state)
     assert_int_equal(release(fixture, FUSE_RELEASE, fh), 0);
     host_stat(fixture, "suid", &st);
     assert_int_equal(st.st_mode, S_IFREG | 0755);
+    /* mkdir(2) takes no set-group-ID from the mode: a directory inherits it. */
     assert_int_equal(mkdir_request(fixture, 1, "made", 02777, 0, &entry), 0);
     host_stat(fixture, "made", &st);
-    assert_int_equal(st.st_mode, S_IFDIR | 02777);
+    assert_int_equal(st.st_mode, S_IFDIR | 0777);
     assert_true(S_ISDIR(entry.attr.mode));
+    struct fuse_setattr_in setgid = {.valid = FATTR_MODE, .mode = S_IFDIR | 02775};
+    struct fuse_attr attr;
+    assert_int_equal(setattr_request(fixture, entry.nodeid, &setgid, &attr), 0);
+    assert_int_equal(attr.mode, S_IFDIR | 02775);
+    assert_int_equal(mkdir_request(fixture, entry.nodeid, "inherits", 0750, 0, NULL), 0);
+    host_stat(fixture, "made/inherits", &st);
+    assert_int_equal(st.st_mode, S_IFDIR | 02750); /* kept, though not asked for */
+    setgid.mode = S_IFDIR | 0777;
+    assert_int_equal(setattr_request(fixture, entry.nodeid, &setgid, &attr), 0);
     assert_int_equal(mkdir_request(fixture, 1, "made", 0777, 0, NULL), -EEXIST);
     assert_int_equal(mkdir_request(fixture, entry.nodeid, "deeper", 0700, 022, NULL), 0);
     assert_true(host_exists(fixture, "made/deeper"));
