@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fs/fuse_internal.h"
+#include "log.h"
 
 /* The oldest protocol we answer: virtio-fs came with 7.31 (Linux 5.4), and
  * every structure's full size is assumed from there on. */
@@ -317,8 +318,13 @@ static int op_init(struct fuse_server *server, struct fuse_request *request)
     /* A newer major: say ours, and the driver asks again in it. */
     if (in.major > FUSE_KERNEL_VERSION)
         return fuse_reply(request, &out, sizeof(out));
-    if (server->initialized || in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_OLDEST_MINOR)
+    if (server->initialized)
         return -EPROTO;
+    if (in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_OLDEST_MINOR) {
+        log_once("file server: the guest's FUSE %u.%u is too old (7.%d or later is served)",
+                 in.major, in.minor, FUSE_OLDEST_MINOR);
+        return -EPROTO;
+    }
     if (in.minor < out.minor)
         out.minor = in.minor;
     out.max_readahead = in.max_readahead < FUSE_SERVER_MAX_IO ? in.max_readahead
