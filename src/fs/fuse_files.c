@@ -64,8 +64,8 @@ int fuse_op_open(struct fuse_server *server, struct fuse_request *request)
     return fuse_reply(request, &out, sizeof(out));
 }
 
-/* Opens name in dir_fd as CREATE asks: created with exactly bits where it was
- * not there (unless O_EXCL), or the regular file that was. */
+/* Opens name in dir_fd as CREATE asks: a new file with the permissions bits,
+ * or (without O_EXCL) the regular file already there. */
 static int create_file(int dir_fd, const char *name, int flags, bool exclusive, mode_t bits)
 {
     /* O_NONBLOCK: a FIFO put there meanwhile must not block us; O_EXCL first
@@ -87,8 +87,9 @@ static int create_file(int dir_fd, const char *name, int flags, bool exclusive, 
         return error;
     }
     /* The VMM's umask may have taken bits the guest's own umask left. */
-    if (created && (st.st_mode & 07777) != bits)
-        (void)fchmod(fd, bits);
+    mode_t mode = fuse_restored_mode(st.st_mode, bits);
+    if (created && mode != (st.st_mode & 07777))
+        (void)fchmod(fd, mode);
     return fd;
 }
 

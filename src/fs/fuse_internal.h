@@ -100,6 +100,11 @@ mode_t fuse_allowed_mode(mode_t type, uint32_t mode);
 /* The same for a new inode, the request's umask applied. */
 mode_t fuse_creation_mode(mode_t type, uint32_t mode, uint32_t umask);
 
+/* The mode to give an inode just made with mode made, the guest having
+ * asked for wanted: its permission bits, which the VMM's umask may have
+ * cut, and the special bits the host chose. */
+mode_t fuse_restored_mode(mode_t made, mode_t wanted);
+
 void fuse_fill_attr(struct fuse_attr *attr, const struct stat *st);
 void fuse_fill_entry(struct fuse_entry_out *entry, uint64_t id, const struct stat *st);
 /* Looks name up in dir_fd: the node (one more lookup) and its entry. */

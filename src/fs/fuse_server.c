@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fs/fuse_internal.h"
+#include "log.h"
 
 /* The oldest protocol we answer: virtio-fs came with 7.31 (Linux 5.4), and
  * every structure's full size is assumed from there on. */
@@ -226,6 +227,11 @@ mode_t fuse_creation_mode(mode_t type, uint32_t mode, uint32_t umask)
     return fuse_allowed_mode(type, mode & ~(umask & 0777));
 }
 
+mode_t fuse_restored_mode(mode_t made, mode_t wanted)
+{
+    return (made & 07000) | (wanted & 0777);
+}
+
 void fuse_fill_attr(struct fuse_attr *attr, const struct stat *st)
 {
     unsigned major = major(st->st_rdev), minor = minor(st->st_rdev);
@@ -312,8 +318,13 @@ static int op_init(struct fuse_server *server, struct fuse_request *request)
     /* A newer major: say ours, and the driver asks again in it. */
     if (in.major > FUSE_KERNEL_VERSION)
         return fuse_reply(request, &out, sizeof(out));
-    if (server->initialized || in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_OLDEST_MINOR)
+    if (server->initialized)
         return -EPROTO;
+    if (in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_OLDEST_MINOR) {
+        log_once("file server: the guest's FUSE %u.%u is too old (7.%d or later is served)",
+                 in.major, in.minor, FUSE_OLDEST_MINOR);
+        return -EPROTO;
+    }
     if (in.minor < out.minor)
         out.minor = in.minor;
     out.max_readahead = in.max_readahead < FUSE_SERVER_MAX_IO ? in.max_readahead

@@ -30,7 +30,17 @@ struct fuse_server; /* opaque */
 /* Serves directory, which must exist and be a directory (errors name it:
  * "DIR: not a directory").  read_only: every modifying request fails with
  * EROFS and nothing is opened for writing.  Raises RLIMIT_NOFILE's soft limit
- * to the hard one: nodes and open files each hold a descriptor. */
+ * to the hard one: nodes and open files each hold a descriptor.  The server
+ * belongs to this process: it reopens inodes through this process's
+ * /proc/self/fd, so a forked child must make its own.
+ *
+ * While serving it makes only these system calls (test_fuse_server holds it
+ * to them under seccomp): openat2 openat close newfstatat fstatfs getdents64
+ * lseek preadv pwritev fsync fdatasync fallocate ftruncate fcntl(F_SETFL)
+ * fchmod fchmodat fchownat utimensat faccessat2 readlinkat symlinkat linkat
+ * mknodat mkdirat unlinkat renameat2 getxattr setxattr listxattr removexattr,
+ * and malloc's (mmap munmap mremap madvise brk futex).  Creation adds
+ * prlimit64; no ioctl at all. */
 int fuse_server_create(struct fuse_server **server, const char *directory, bool read_only,
                        struct error *error);
 void fuse_server_destroy(struct fuse_server *server);

@@ -5,9 +5,12 @@
  * files live in the repository.  The virtio seeds are guest memory images
  * with rings built by hand (virtio-gpu's holding whole command sequences,
  * virtio-net's all three queues at once),
- * and a Linux driver's register sequence.
+ * and a Linux driver's register sequence.  The FUSE server's are request
+ * sequences a guest's kernel sends, against the harness's tree.
  * Usage: make_seeds DIRECTORY */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -1311,6 +1314,231 @@ static int write_test_devices_seeds(void)
     return write_seed("test_devices", "unit-test", unit_test, sizeof(unit_test));
 }
 
+/* FUSE server requests (see fuzz_fuse_server.c): one control byte, then per
+ * request u16 length, u16 reply room, u8 how (0: the harness writes len, one
+ * buffer each way), and the request.  Node ids and file handles are what a
+ * fresh server gives: 2, 3, ... in lookup order, fh 1, 2, ... */
+struct fuse_seed {
+    uint8_t bytes[4096];
+    size_t used;
+    uint64_t unique;
+    size_t request; /* where the current request starts */
+};
+
+static void fuse_seed_put(struct fuse_seed *seed, const void *data, size_t size)
+{
+    if (seed->used + size > sizeof(seed->bytes))
+        return;
+    memcpy(seed->bytes + seed->used, data, size);
+    seed->used += size;
+}
+
+/* Starts a request to node, its reply room room (how 0). */
+static void fuse_seed_begin(struct fuse_seed *seed, uint32_t opcode, uint64_t node,
+                            uint16_t room)
+{
+    uint8_t record[5] = {0, 0, (uint8_t)room, (uint8_t)(room >> 8), 0};
+    fuse_seed_put(seed, record, sizeof(record));
+    seed->request = seed->used;
+    struct fuse_in_header header = {.opcode = opcode, .unique = ++seed->unique, .nodeid = node};
+    fuse_seed_put(seed, &header, sizeof(header));
+}
+
+static void fuse_seed_string(struct fuse_seed *seed, const char *string)
+{
+    fuse_seed_put(seed, string, strlen(string) + 1);
+}
+
+/* Ends the request: its record length and header len. */
+static void fuse_seed_end(struct fuse_seed *seed)
+{
+    uint32_t length = (uint32_t)(seed->used - seed->request);
+    seed->bytes[seed->request - 5] = (uint8_t)length;
+    seed->bytes[seed->request - 4] = (uint8_t)(length >> 8);
+    memcpy(seed->bytes + seed->request, &length, 4);
+}
+
+static void fuse_seed_start(struct fuse_seed *seed, uint8_t control)
+{
+    memset(seed, 0, sizeof(*seed));
+    seed->bytes[0] = control;
+    seed->used = 1;
+}
+
+static void fuse_seed_lookup(struct fuse_seed *seed, uint64_t parent, const char *name)
+{
+    fuse_seed_begin(seed, FUSE_LOOKUP, parent, 4096);
+    fuse_seed_string(seed, name);
+    fuse_seed_end(seed);
+}
+
+static void fuse_seed_fh(struct fuse_seed *seed, uint32_t opcode, uint64_t node, uint64_t fh,
+                         uint32_t size, uint16_t room)
+{
+    fuse_seed_begin(seed, opcode, node, room);
+    struct fuse_read_in in = {.fh = fh, .size = size}; /* READ, READDIR; RELEASE's fh too */
+    fuse_seed_put(seed, &in, opcode == FUSE_RELEASE || opcode == FUSE_RELEASEDIR
+                                 ? sizeof(struct fuse_release_in)
+                                 : sizeof(in));
+    fuse_seed_end(seed);
+}
+
+static void fuse_seed_open(struct fuse_seed *seed, uint32_t opcode, uint64_t node,
+                           uint32_t flags)
+{
+    fuse_seed_begin(seed, opcode, node, 4096);
+    struct fuse_open_in in = {.flags = flags};
+    fuse_seed_put(seed, &in, sizeof(in));
+    fuse_seed_end(seed);
+}
+
+static int write_fuse_server_seed(const char *name, const struct fuse_seed *seed)
+{
+    return write_seed("fuse_server", name, seed->bytes, seed->used);
+}
+
+static int write_fuse_server_seeds(void)
+{
+    static struct fuse_seed seed;
+    int failed = 0;
+
+    /* INIT as Linux 6.1 sends it (control bit 1: the harness sends none). */
+    fuse_seed_start(&seed, 2);
+    fuse_seed_begin(&seed, FUSE_INIT, 0, 4096);
+    struct fuse_init_in init = {.major = 7, .minor = 38, .max_readahead = 131072,
+                                .flags = 0xfffffffbu, .flags2 = 0x3};
+    fuse_seed_put(&seed, &init, sizeof(init));
+    fuse_seed_end(&seed);
+    fuse_seed_lookup(&seed, 1, "file");
+    failed |= write_fuse_server_seed("init", &seed);
+
+    /* LOOKUP, GETATTR, OPEN, READ, FLUSH, RELEASE: cat file. */
+    fuse_seed_start(&seed, 0);
+    fuse_seed_lookup(&seed, 1, "file");
+    fuse_seed_begin(&seed, FUSE_GETATTR, 2, 4096);
+    struct fuse_getattr_in getattr = {0};
+    fuse_seed_put(&seed, &getattr, sizeof(getattr));
+    fuse_seed_end(&seed);
+    fuse_seed_open(&seed, FUSE_OPEN, 2, O_RDONLY);
+    fuse_seed_fh(&seed, FUSE_READ, 2, 1, 4096, 4096 + 16);
+    fuse_seed_begin(&seed, FUSE_FLUSH, 2, 64);
+    struct fuse_flush_in flush = {.fh = 1};
+    fuse_seed_put(&seed, &flush, sizeof(flush));
+    fuse_seed_end(&seed);
+    fuse_seed_fh(&seed, FUSE_RELEASE, 2, 1, 0, 64);
+    fuse_seed_begin(&seed, FUSE_FORGET, 2, 0);
+    struct fuse_forget_in forget = {1};
+    fuse_seed_put(&seed, &forget, sizeof(forget));
+    fuse_seed_end(&seed);
+    failed |= write_fuse_server_seed("lookup-getattr-open-read", &seed);
+    seed.bytes[0] = 1; /* the same on a read-only share */
+    failed |= write_fuse_server_seed("lookup-getattr-open-read-read-only", &seed);
+
+    /* CREATE, WRITE, SETATTR (truncate), FSYNC, RELEASE: echo > new. */
+    fuse_seed_start(&seed, 0);
+    fuse_seed_begin(&seed, FUSE_CREATE, 1, 4096);
+    struct fuse_create_in create = {.flags = O_WRONLY | O_TRUNC, .mode = S_IFREG | 0644,
+                                    .umask = 022};
+    fuse_seed_put(&seed, &create, sizeof(create));
+    fuse_seed_string(&seed, "new");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_WRITE, 2, 64);
+    struct fuse_write_in write_in = {.fh = 1, .size = 12};
+    fuse_seed_put(&seed, &write_in, sizeof(write_in));
+    fuse_seed_put(&seed, "written data", 12);
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_SETATTR, 2, 4096);
+    struct fuse_setattr_in setattr = {.valid = FATTR_SIZE | FATTR_FH, .fh = 1, .size = 4};
+    fuse_seed_put(&seed, &setattr, sizeof(setattr));
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_FSYNC, 2, 64);
+    struct fuse_fsync_in fsync_in = {.fh = 1};
+    fuse_seed_put(&seed, &fsync_in, sizeof(fsync_in));
+    fuse_seed_end(&seed);
+    fuse_seed_fh(&seed, FUSE_RELEASE, 2, 1, 0, 64);
+    failed |= write_fuse_server_seed("create-write", &seed);
+
+    /* OPENDIR, READDIRPLUS, READDIR from the start, RELEASEDIR: ls -l. */
+    fuse_seed_start(&seed, 0);
+    fuse_seed_open(&seed, FUSE_OPENDIR, 1, O_RDONLY | O_DIRECTORY);
+    fuse_seed_fh(&seed, FUSE_READDIRPLUS, 1, 1, 4096, 4096 + 16);
+    fuse_seed_fh(&seed, FUSE_READDIR, 1, 1, 4096, 4096 + 16);
+    fuse_seed_fh(&seed, FUSE_RELEASEDIR, 1, 1, 0, 64);
+    failed |= write_fuse_server_seed("readdirplus", &seed);
+
+    /* RENAME into dir, RENAME2 exchanging, MKDIR, SYMLINK, LINK, UNLINK, RMDIR. */
+    fuse_seed_start(&seed, 0);
+    fuse_seed_lookup(&seed, 1, "dir"); /* node 2 */
+    fuse_seed_begin(&seed, FUSE_RENAME, 1, 64);
+    struct fuse_rename_in rename_in = {2};
+    fuse_seed_put(&seed, &rename_in, sizeof(rename_in));
+    fuse_seed_string(&seed, "file");
+    fuse_seed_string(&seed, "moved");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_RENAME2, 2, 64);
+    struct fuse_rename2_in rename2 = {.newdir = 2, .flags = 2 /* RENAME_EXCHANGE */};
+    fuse_seed_put(&seed, &rename2, sizeof(rename2));
+    fuse_seed_string(&seed, "moved");
+    fuse_seed_string(&seed, "inner");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_MKDIR, 1, 4096); /* node 3 */
+    struct fuse_mkdir_in mkdir_in = {.mode = 0755, .umask = 022};
+    fuse_seed_put(&seed, &mkdir_in, sizeof(mkdir_in));
+    fuse_seed_string(&seed, "made");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_SYMLINK, 3, 4096); /* node 4 */
+    fuse_seed_string(&seed, "up");
+    fuse_seed_string(&seed, "../..");
+    fuse_seed_end(&seed);
+    fuse_seed_lookup(&seed, 2, "moved"); /* node 5 */
+    fuse_seed_begin(&seed, FUSE_LINK, 3, 4096);
+    struct fuse_link_in link_in = {5};
+    fuse_seed_put(&seed, &link_in, sizeof(link_in));
+    fuse_seed_string(&seed, "hard");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_UNLINK, 3, 64);
+    fuse_seed_string(&seed, "up");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_RMDIR, 2, 64);
+    fuse_seed_string(&seed, "sub");
+    fuse_seed_end(&seed);
+    failed |= write_fuse_server_seed("rename", &seed);
+
+    /* The escapes: the symlink out, a name that climbs, READLINK, xattrs, STATFS. */
+    fuse_seed_start(&seed, 0);
+    fuse_seed_lookup(&seed, 1, "escape"); /* node 2 */
+    fuse_seed_open(&seed, FUSE_OPEN, 2, O_RDONLY);
+    fuse_seed_begin(&seed, FUSE_READLINK, 2, 4096);
+    fuse_seed_end(&seed);
+    fuse_seed_lookup(&seed, 1, "..");
+    fuse_seed_lookup(&seed, 1, "root"); /* node 3 */
+    fuse_seed_lookup(&seed, 3, "etc");
+    fuse_seed_begin(&seed, FUSE_GETXATTR, 1, 4096);
+    struct fuse_getxattr_in getxattr = {.size = 64};
+    fuse_seed_put(&seed, &getxattr, sizeof(getxattr));
+    fuse_seed_string(&seed, "user.tag");
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_SETXATTR, 1, 64);
+    uint32_t setxattr[2] = {3, 0};
+    fuse_seed_put(&seed, setxattr, sizeof(setxattr));
+    fuse_seed_string(&seed, "user.new");
+    fuse_seed_put(&seed, "abc", 3);
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_LISTXATTR, 1, 4096);
+    fuse_seed_put(&seed, &getxattr, sizeof(getxattr));
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_STATFS, 1, 4096);
+    fuse_seed_end(&seed);
+    fuse_seed_begin(&seed, FUSE_BATCH_FORGET, 0, 0);
+    struct fuse_batch_forget_in batch = {.count = 3};
+    fuse_seed_put(&seed, &batch, sizeof(batch));
+    struct fuse_forget_one ones[2] = {{2, 1}, {3, 1}};
+    fuse_seed_put(&seed, ones, sizeof(ones));
+    fuse_seed_end(&seed);
+    failed |= write_fuse_server_seed("escapes", &seed);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1329,6 +1557,6 @@ int main(int argc, char **argv)
                  write_zircon_seeds() | write_multiboot_seeds() | write_pvpanic_seeds() |
                  write_fw_cfg_seeds() | write_test_devices_seeds() | write_net_config_seeds() |
                  write_net_slirp_seeds() | write_gdb_seeds() | write_listen_address_seeds() |
-                 write_qmp_seeds();
+                 write_qmp_seeds() | write_fuse_server_seeds();
     return failed ? 1 : 0;
 }

@@ -19,12 +19,16 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -835,10 +839,20 @@ static void test_create_and_mkdir(void **state)
     assert_int_equal(release(fixture, FUSE_RELEASE, fh), 0);
     host_stat(fixture, "suid", &st);
     assert_int_equal(st.st_mode, S_IFREG | 0755);
+    /* mkdir(2) takes no set-group-ID from the mode: a directory inherits it. */
     assert_int_equal(mkdir_request(fixture, 1, "made", 02777, 0, &entry), 0);
     host_stat(fixture, "made", &st);
-    assert_int_equal(st.st_mode, S_IFDIR | 02777);
+    assert_int_equal(st.st_mode, S_IFDIR | 0777);
     assert_true(S_ISDIR(entry.attr.mode));
+    struct fuse_setattr_in setgid = {.valid = FATTR_MODE, .mode = S_IFDIR | 02775};
+    struct fuse_attr attr;
+    assert_int_equal(setattr_request(fixture, entry.nodeid, &setgid, &attr), 0);
+    assert_int_equal(attr.mode, S_IFDIR | 02775);
+    assert_int_equal(mkdir_request(fixture, entry.nodeid, "inherits", 0750, 0, NULL), 0);
+    host_stat(fixture, "made/inherits", &st);
+    assert_int_equal(st.st_mode, S_IFDIR | 02750); /* kept, though not asked for */
+    setgid.mode = S_IFDIR | 0777;
+    assert_int_equal(setattr_request(fixture, entry.nodeid, &setgid, &attr), 0);
     assert_int_equal(mkdir_request(fixture, 1, "made", 0777, 0, NULL), -EEXIST);
     assert_int_equal(mkdir_request(fixture, entry.nodeid, "deeper", 0700, 022, NULL), 0);
     assert_true(host_exists(fixture, "made/deeper"));
@@ -1886,6 +1900,170 @@ static void test_share_spanning_file_systems(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* --- the system calls ---------------------------------------------------------------- */
+
+/* What the server asks the kernel for while it serves (fuse_server_create's
+ * open of the share and /proc/self/fd, fstatfs and prlimit64 come before):
+ * the device thread's seccomp list is made from this one. */
+static const int server_calls[] = {
+    SCMP_SYS(openat2),    SCMP_SYS(openat),     SCMP_SYS(close),      SCMP_SYS(newfstatat),
+    SCMP_SYS(fstatfs),    SCMP_SYS(getdents64), SCMP_SYS(lseek),      SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),    SCMP_SYS(fsync),      SCMP_SYS(fdatasync),  SCMP_SYS(fallocate),
+    SCMP_SYS(ftruncate),  SCMP_SYS(fcntl),      SCMP_SYS(fchmod),     SCMP_SYS(fchmodat),
+    SCMP_SYS(fchownat),   SCMP_SYS(utimensat),  SCMP_SYS(faccessat2), SCMP_SYS(readlinkat),
+    SCMP_SYS(symlinkat),  SCMP_SYS(linkat),     SCMP_SYS(mknodat),    SCMP_SYS(mkdirat),
+    SCMP_SYS(unlinkat),   SCMP_SYS(renameat2),  SCMP_SYS(getxattr),   SCMP_SYS(setxattr),
+    SCMP_SYS(listxattr),  SCMP_SYS(removexattr),
+};
+/* Memory (the node table grows), and what reports a failure here. */
+static const int runtime_calls[] = {
+    SCMP_SYS(mmap),  SCMP_SYS(munmap), SCMP_SYS(mremap),       SCMP_SYS(madvise),
+    SCMP_SYS(brk),   SCMP_SYS(futex),  SCMP_SYS(rt_sigreturn), SCMP_SYS(write),
+    SCMP_SYS(exit_group),
+};
+
+static void report_forbidden_call(int signal_number, siginfo_t *info, void *context)
+{
+    (void)signal_number;
+    (void)context;
+    char line[64];
+    int length = snprintf(line, sizeof(line), "the server made system call %d\n",
+                          info->si_syscall);
+    (void)!write(STDERR_FILENO, line, (size_t)length);
+    syscall(SYS_exit_group, 90);
+}
+
+static void confine_to_server_calls(void)
+{
+    struct sigaction action = {.sa_sigaction = report_forbidden_call, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSYS, &action, NULL);
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_TRAP);
+    if (!filter)
+        _exit(91);
+    for (size_t i = 0; i < sizeof(server_calls) / sizeof(server_calls[0]); i++)
+        seccomp_rule_add(filter, SCMP_ACT_ALLOW, server_calls[i], 0);
+    for (size_t i = 0; i < sizeof(runtime_calls) / sizeof(runtime_calls[0]); i++)
+        seccomp_rule_add(filter, SCMP_ACT_ALLOW, runtime_calls[i], 0);
+    if (seccomp_load(filter))
+        _exit(92);
+    seccomp_release(filter);
+}
+
+/* Every operation, once at least, with only those calls allowed: a failure
+ * is reported with the calls there are (no cmocka: its longjmp makes more). */
+#define EXPECT(condition)                                                                      \
+    do {                                                                                       \
+        if (!(condition)) {                                                                    \
+            char line_[64];                                                                    \
+            int length_ = snprintf(line_, sizeof(line_), "line %d failed\n", __LINE__);       \
+            (void)!write(STDERR_FILENO, line_, (size_t)length_);                               \
+            syscall(SYS_exit_group, 93);                                                       \
+        }                                                                                      \
+    } while (0)
+
+static void serve_everything(struct fixture *fixture, uid_t uid, gid_t gid)
+{
+    init(fixture);
+    struct fuse_entry_out entry;
+    EXPECT(lookup(fixture, 1, "file", &entry) == 0);
+    uint64_t file = entry.nodeid;
+    EXPECT(lookup(fixture, 1, "dir", &entry) == 0);
+    uint64_t dir = entry.nodeid;
+    EXPECT(lookup(fixture, 1, "escape", &entry) == 0);
+    uint64_t escape = entry.nodeid;
+    struct fuse_attr attr;
+    EXPECT(getattr(fixture, file, &attr) == 0);
+    struct fuse_setattr_in setattr = {.valid = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE |
+                                               FATTR_ATIME | FATTR_MTIME_NOW,
+                                      .mode = 0644, .uid = uid, .gid = gid, .size = 5};
+    EXPECT(setattr_request(fixture, file, &setattr, NULL) == 0);
+    uint64_t fh;
+    EXPECT(open_node(fixture, FUSE_OPEN, file, O_RDWR, &fh) == 0);
+    EXPECT(write_request(fixture, fh, 0, "hello", 5) == 5);
+    EXPECT(read_request(fixture, FUSE_READ, fh, 0, 100) == 5);
+    setattr = (struct fuse_setattr_in){.valid = FATTR_SIZE | FATTR_FH, .fh = fh, .size = 3};
+    EXPECT(setattr_request(fixture, file, &setattr, NULL) == 0);
+    begin(fixture, FUSE_FSYNC, file);
+    add(fixture, &(struct fuse_fsync_in){.fh = fh}, sizeof(struct fuse_fsync_in));
+    EXPECT(call(fixture) == 0);
+    begin(fixture, FUSE_FSYNC, file);
+    add(fixture, &(struct fuse_fsync_in){.fh = fh, .fsync_flags = FUSE_FSYNC_FDATASYNC},
+        sizeof(struct fuse_fsync_in));
+    EXPECT(call(fixture) == 0);
+    begin(fixture, FUSE_FALLOCATE, file);
+    add(fixture, &(struct fuse_fallocate_in){.fh = fh, .length = 8192},
+        sizeof(struct fuse_fallocate_in));
+    EXPECT(call(fixture) == 0);
+    begin(fixture, FUSE_LSEEK, file);
+    add(fixture, &(struct fuse_lseek_in){.fh = fh, .whence = SEEK_HOLE},
+        sizeof(struct fuse_lseek_in));
+    EXPECT(call(fixture) == 0);
+    begin(fixture, FUSE_FLUSH, file);
+    add(fixture, &(struct fuse_flush_in){.fh = fh}, sizeof(struct fuse_flush_in));
+    EXPECT(call(fixture) == 0);
+    EXPECT(release(fixture, FUSE_RELEASE, fh) == 0);
+    EXPECT(create(fixture, 1, "new", O_RDWR, 0777, 0, NULL, &fh) == 0); /* with a fchmod */
+    EXPECT(release(fixture, FUSE_RELEASE, fh) == 0);
+    EXPECT(mkdir_request(fixture, 1, "made", 0777, 0, NULL) == 0); /* and a fchmodat */
+    EXPECT(mknod_request(fixture, 1, "fifo", S_IFIFO | 0666, 0, NULL) == 0);
+    EXPECT(symlink_request(fixture, dir, "link", "../file", &entry) == 0);
+    char text[64];
+    EXPECT(readlink_request(fixture, entry.nodeid, text, sizeof(text)) == 7);
+    EXPECT(link_request(fixture, file, dir, "hard", NULL) == 0);
+    EXPECT(rename_request(fixture, 1, "new", dir, "renamed", UINT32_MAX) == 0);
+    EXPECT(rename_request(fixture, dir, "renamed", dir, "hard", RENAME_EXCHANGE) == 0);
+    EXPECT(remove_request(fixture, FUSE_UNLINK, dir, "hard") == 0);
+    EXPECT(remove_request(fixture, FUSE_RMDIR, 1, "made") == 0);
+    struct listed entries[16];
+    EXPECT(list_directory(fixture, 1, false, 4096, entries, 16) > 0);
+    EXPECT(list_directory(fixture, 1, true, 4096, entries, 16) > 0);
+    begin(fixture, FUSE_STATFS, 1);
+    EXPECT(call(fixture) == 0);
+    begin(fixture, FUSE_ACCESS, file);
+    add(fixture, &(struct fuse_access_in){.mask = R_OK}, sizeof(struct fuse_access_in));
+    EXPECT(call(fixture) == 0);
+    int error = setxattr_request(fixture, file, "user.a", "b", 0);
+    EXPECT(error == 0 || error == -EOPNOTSUPP);
+    getxattr_request(fixture, FUSE_GETXATTR, file, "user.a", 64);
+    EXPECT(getxattr_request(fixture, FUSE_LISTXATTR, file, NULL, 64) >= 0);
+    begin(fixture, FUSE_REMOVEXATTR, file);
+    add_string(fixture, "user.a");
+    call(fixture);
+    EXPECT(open_node(fixture, FUSE_OPEN, escape, O_RDONLY, &fh) == -ELOOP);
+    for (int i = 0; i < 100; i++) { /* the node table grows */
+        char name[16];
+        snprintf(name, sizeof(name), "many%d", i);
+        EXPECT(mknod_request(fixture, dir, name, S_IFREG | 0600, 0, NULL) == 0);
+    }
+    forget(fixture, file, 1);
+    begin(fixture, FUSE_DESTROY, 0);
+    EXPECT(call(fixture) == 0);
+    fuse_server_reset(fixture->server);
+    fuse_server_destroy(fixture->server);
+}
+
+static void test_system_calls_are_the_listed_ones(void **state)
+{
+    struct fixture *fixture = *state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* A server of its own: the parent's would reopen the parent's descriptors. */
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        start_server(fixture, false);
+        confine_to_server_calls();
+        serve_everything(fixture, uid, gid);
+        /* Straight out: the sanitizers' exit work (leak checks) is not the server's. */
+        syscall(SYS_exit_group, 0);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    if (!WIFEXITED(status))
+        fail_msg("the confined server died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1915,6 +2093,7 @@ int main(void)
         TEST(test_no_descriptor_leaks),
         TEST(test_nodes_keyed_by_device_and_inode),
         TEST(test_share_spanning_file_systems),
+        TEST(test_system_calls_are_the_listed_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
