@@ -223,7 +223,7 @@ run: deps
 	@scripts/run-default
 
 check: deps
-	@$(MAKE) unit ui-tests fuzz hardening integration
+	@$(MAKE) unit ui-tests init-test fuzz hardening integration
 
 clean:
 	rm -rf $(BUILD)
