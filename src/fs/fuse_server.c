@@ -47,10 +47,11 @@ static uint64_t iov_total(const struct iovec *iov, int count)
 }
 
 /* Copies [offset, offset + length) of the buffers into data; returns the bytes copied. */
-static uint64_t iov_gather(const struct iovec *iov, int count, uint64_t offset, void *data,
-                           uint64_t length)
+/* Copies between data and iovec bytes [offset, offset + length), into the
+ * iovec when to_iov is set; returns how many bytes there were room for. */
+static uint64_t iov_copy(const struct iovec *iov, int count, uint64_t offset, uint8_t *data,
+                         uint64_t length, bool to_iov)
 {
-    uint8_t *to = data;
     uint64_t copied = 0;
     for (int i = 0; i < count && copied < length; i++) {
         if (offset >= iov[i].iov_len) {
@@ -60,31 +61,28 @@ static uint64_t iov_gather(const struct iovec *iov, int count, uint64_t offset, 
         uint64_t take = iov[i].iov_len - offset;
         if (take > length - copied)
             take = length - copied;
-        memcpy(to + copied, (const uint8_t *)iov[i].iov_base + offset, take);
+        uint8_t *base = (uint8_t *)iov[i].iov_base + offset;
+        if (to_iov)
+            memcpy(base, data + copied, take);
+        else
+            memcpy(data + copied, base, take);
         copied += take;
         offset = 0;
     }
     return copied;
 }
 
+static uint64_t iov_gather(const struct iovec *iov, int count, uint64_t offset, void *data,
+                           uint64_t length)
+{
+    return iov_copy(iov, count, offset, data, length, false);
+}
+
 static uint64_t iov_scatter(const struct iovec *iov, int count, uint64_t offset,
                             const void *data, uint64_t length)
 {
-    const uint8_t *from = data;
-    uint64_t copied = 0;
-    for (int i = 0; i < count && copied < length; i++) {
-        if (offset >= iov[i].iov_len) {
-            offset -= iov[i].iov_len;
-            continue;
-        }
-        uint64_t take = iov[i].iov_len - offset;
-        if (take > length - copied)
-            take = length - copied;
-        memcpy((uint8_t *)iov[i].iov_base + offset, from + copied, take);
-        copied += take;
-        offset = 0;
-    }
-    return copied;
+    /* Only read from data when copying into the iovec. */
+    return iov_copy(iov, count, offset, (uint8_t *)(uintptr_t)data, length, true);
 }
 
 int fuse_iov_slice(struct fuse_server *server, const struct iovec *buffers, int count,
